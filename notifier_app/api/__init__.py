@@ -1,0 +1,1 @@
+"""The JSON API and the stream endpoints, as one FastAPI app mounted into Reflex."""

@@ -1,0 +1,144 @@
+"""Sign up, log in, log out: JSON for programs, form posts (303 redirects) for the browser UI.
+
+The browser session is the JWT in an HttpOnly cookie, so only the server can set or clear
+it: the UI's login and signup forms post here natively and are redirected back.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from notifier_app.api.deps import CurrentUser, allowed_origins
+from notifier_app.auth.security import COOKIE_NAME, create_token
+from notifier_app.blog import services
+from notifier_app.blog.schemas import LoginIn, SignupIn, UserPublic
+from notifier_app.config import settings
+
+router = APIRouter()
+forms = APIRouter(include_in_schema=False)
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=settings().token_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings().cookie_secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=settings().cookie_secure)
+
+
+def _session(user: UserPublic, status: int) -> JSONResponse:
+    token = create_token(user.id)
+    response = JSONResponse({"user": user.model_dump(), "token": token}, status_code=status)
+    set_session_cookie(response, token)
+    return response
+
+
+@router.post("/api/auth/signup", status_code=201, response_model=None)
+def signup(data: SignupIn) -> JSONResponse:
+    try:
+        user = services.signup(data)
+    except services.EmailTaken:
+        return JSONResponse({"detail": "An account with this email already exists"}, status_code=409)
+    return _session(user, 201)
+
+
+@router.post("/api/auth/login", response_model=None)
+def login(data: LoginIn) -> JSONResponse:
+    try:
+        user = services.login(data)
+    except services.BadCredentials:
+        return JSONResponse({"detail": "Invalid email or password"}, status_code=401)
+    return _session(user, 200)
+
+
+@router.post("/api/auth/logout", status_code=204)
+def logout() -> Response:
+    response = Response(status_code=204)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/api/me", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    return user
+
+
+# -- browser form posts --------------------------------------------------------------
+
+
+def _frontend_base(request: Request) -> str:
+    """Send the browser back where the form came from, if that is one of our origins."""
+    from reflex.config import get_config
+
+    origin = (request.headers.get("origin") or "").rstrip("/")
+    if origin and origin in allowed_origins(request):
+        return origin
+    return (get_config().deploy_url or "").rstrip("/")
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _back(request: Request, path: str, **query: str) -> RedirectResponse:
+    url = _frontend_base(request) + path
+    if query:
+        url += "?" + urlencode(query)
+    return RedirectResponse(url, status_code=303)
+
+
+@forms.post("/auth/login")
+async def login_form(request: Request) -> RedirectResponse:
+    form = await _form(request)
+    email = form.get("email", "")
+    try:
+        user = await run_in_threadpool(services.login, LoginIn(email=email, password=form.get("password", "")))
+    except (ValidationError, services.BadCredentials):
+        return _back(request, "/login", error="credentials", email=email[:320])
+    response = _back(request, _safe_next(form.get("next")))
+    set_session_cookie(response, create_token(user.id))
+    return response
+
+
+@forms.post("/auth/signup")
+async def signup_form(request: Request) -> RedirectResponse:
+    form = await _form(request)
+    email, nickname = form.get("email", ""), form.get("nickname", "")
+    try:
+        data = SignupIn(email=email, nickname=nickname, password=form.get("password", ""))
+        user = await run_in_threadpool(services.signup, data)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "input"
+        return _back(request, "/signup", error=field, email=email[:320], nickname=nickname[:30])
+    except services.EmailTaken:
+        return _back(request, "/signup", error="taken", email=email[:320], nickname=nickname[:30])
+    response = _back(request, "/")
+    set_session_cookie(response, create_token(user.id))
+    return response
+
+
+@forms.post("/auth/logout")
+async def logout_form(request: Request) -> RedirectResponse:
+    response = _back(request, "/login")
+    clear_session_cookie(response)
+    return response

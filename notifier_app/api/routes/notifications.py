@@ -1,0 +1,35 @@
+"""The inbox: a user's notification history and read state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+
+from notifier_app.api.deps import CurrentUser
+from notifier_app.realtime import log
+
+router = APIRouter(prefix="/api/notifications")
+
+
+@router.get("")
+def list_notifications(
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict:
+    items, unread = log.inbox(user.id, limit=limit, before=before)
+    return {"items": items, "unreadCount": unread}
+
+
+@router.post("/read-all", status_code=204)
+def mark_all_read(user: CurrentUser) -> Response:
+    log.mark_all_read(user.id)
+    return Response(status_code=204)
+
+
+@router.post("/{seq}/read", status_code=204)
+def mark_read(seq: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser) -> Response:
+    if not log.mark_read(user.id, seq):
+        raise HTTPException(404, f"Notification {seq} not found")
+    return Response(status_code=204)

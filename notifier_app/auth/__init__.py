@@ -1,0 +1,1 @@
+"""Passwords, tokens and the request's current user."""

@@ -1,0 +1,74 @@
+"""Password hashing (argon2) and access tokens (PyJWT, HS256)."""
+
+from __future__ import annotations
+
+import time
+from http.cookies import CookieError, SimpleCookie
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from notifier_app.config import settings
+
+COOKIE_NAME = "access_token"
+ALGORITHM = "HS256"
+
+_hasher = PasswordHasher()
+# Verifying against this keeps a login for an unknown email as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, tampered with or signed otherwise."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_token(user_id: int, *, ttl_seconds: int | None = None, now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time())
+    ttl = ttl_seconds if ttl_seconds is not None else settings().token_ttl_seconds
+    claims = {"sub": str(user_id), "iat": issued, "exp": issued + ttl}
+    return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str | None) -> int:
+    """The user id in a valid token; raises InvalidToken otherwise."""
+    if not token:
+        raise InvalidToken("missing token")
+    try:
+        claims = jwt.decode(
+            token,
+            settings().jwt_secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat"]},
+        )
+        return int(claims["sub"])
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from None
+
+
+def token_expiry(token: str) -> float:
+    """The `exp` of a token already checked by decode_token."""
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+
+def token_from_cookie_header(cookie_header: str | None) -> str | None:
+    if not cookie_header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel else None

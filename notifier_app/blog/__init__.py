@@ -1,0 +1,1 @@
+"""The blog: accounts, posts and comments, as plain service functions."""

@@ -1,0 +1,203 @@
+"""Blog business rules, shared by the JSON API and the Reflex UI.
+
+Each function takes already-validated input (see schemas.py), does its database work in
+one short transaction and returns public views. Writes emit a domain event on the bus
+after the commit; what happens next (notifications) is not the blog's business.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from notifier_app import db
+from notifier_app.auth.security import hash_password, verify_password
+from notifier_app.blog.events import CommentCreated, PostCreated
+from notifier_app.blog.schemas import (
+    AuthorPublic,
+    CommentIn,
+    CommentPublic,
+    LoginIn,
+    PostDetail,
+    PostIn,
+    PostPage,
+    PostPublic,
+    SignupIn,
+    UserPublic,
+)
+from notifier_app.bus import bus
+from notifier_app.models import Comment, Post, User
+
+
+class EmailTaken(Exception):
+    """An account with that email exists already."""
+
+
+class BadCredentials(Exception):
+    """Wrong email or wrong password (deliberately not saying which)."""
+
+
+class NotFound(Exception):
+    """No such user, post or comment."""
+
+
+def _user_public(user: User) -> UserPublic:
+    return UserPublic(id=user.id, email=user.email, nickname=user.nickname)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def signup(data: SignupIn) -> UserPublic:
+    user = User(
+        email=normalize_email(data.email),
+        nickname=data.nickname,
+        password_hash=hash_password(data.password),
+    )
+    with db.session() as s:
+        s.add(user)
+        try:
+            s.commit()
+        except IntegrityError:
+            raise EmailTaken(user.email) from None
+        s.refresh(user)
+    return _user_public(user)
+
+
+def login(data: LoginIn) -> UserPublic:
+    with db.session() as s:
+        user = s.exec(select(User).where(User.email == normalize_email(data.email))).first()
+    if not verify_password(user.password_hash if user else None, data.password):
+        raise BadCredentials()
+    return _user_public(user)
+
+
+def get_user(user_id: int) -> UserPublic:
+    with db.session() as s:
+        user = s.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    return _user_public(user)
+
+
+def _comment_counts(s, post_ids: list[int]) -> dict[int, int]:
+    if not post_ids:
+        return {}
+    rows = s.exec(
+        select(Comment.post_id, func.count(Comment.id)).where(Comment.post_id.in_(post_ids)).group_by(Comment.post_id)
+    ).all()
+    return dict(rows)
+
+
+def list_posts(limit: int = 20, offset: int = 0) -> PostPage:
+    with db.session() as s:
+        total = s.exec(select(func.count(Post.id))).one()
+        rows = s.exec(
+            select(Post, User.nickname)
+            .join(User, User.id == Post.author_id)
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        counts = _comment_counts(s, [post.id for post, _ in rows])
+    items = [
+        PostPublic(
+            id=post.id,
+            title=post.title,
+            body=post.body,
+            author=AuthorPublic(id=post.author_id, nickname=nickname),
+            created_at=post.created_at,
+            comment_count=counts.get(post.id, 0),
+        )
+        for post, nickname in rows
+    ]
+    return PostPage(items=items, total=total)
+
+
+def get_post(post_id: int) -> PostDetail:
+    with db.session() as s:
+        row = s.exec(select(Post, User.nickname).join(User, User.id == Post.author_id).where(Post.id == post_id)).first()
+        if row is None:
+            raise NotFound(f"post {post_id}")
+        post, nickname = row
+        comments = s.exec(
+            select(Comment, User.nickname)
+            .join(User, User.id == Comment.author_id)
+            .where(Comment.post_id == post_id)
+            .order_by(Comment.created_at, Comment.id)
+        ).all()
+    return PostDetail(
+        id=post.id,
+        title=post.title,
+        body=post.body,
+        author=AuthorPublic(id=post.author_id, nickname=nickname),
+        created_at=post.created_at,
+        comment_count=len(comments),
+        comments=[
+            CommentPublic(
+                id=c.id, content=c.content, author=AuthorPublic(id=c.author_id, nickname=n), created_at=c.created_at
+            )
+            for c, n in comments
+        ],
+    )
+
+
+def create_post(author_id: int, data: PostIn) -> PostPublic:
+    with db.session() as s:
+        author = s.get(User, author_id)
+        if author is None:
+            raise NotFound(f"user {author_id}")
+        post = Post(author_id=author_id, title=data.title, body=data.body)
+        s.add(post)
+        s.commit()
+        s.refresh(post)
+    bus.emit(
+        PostCreated(
+            post_id=post.id,
+            title=post.title,
+            author_id=author.id,
+            author_nickname=author.nickname,
+            created_at=post.created_at,
+        )
+    )
+    return PostPublic(
+        id=post.id,
+        title=post.title,
+        body=post.body,
+        author=AuthorPublic(id=author.id, nickname=author.nickname),
+        created_at=post.created_at,
+        comment_count=0,
+    )
+
+
+def create_comment(author_id: int, post_id: int, data: CommentIn) -> CommentPublic:
+    with db.session() as s:
+        author = s.get(User, author_id)
+        if author is None:
+            raise NotFound(f"user {author_id}")
+        post = s.get(Post, post_id)
+        if post is None:
+            raise NotFound(f"post {post_id}")
+        comment = Comment(post_id=post_id, author_id=author_id, content=data.content)
+        s.add(comment)
+        s.commit()
+        s.refresh(comment)
+    bus.emit(
+        CommentCreated(
+            comment_id=comment.id,
+            post_id=post.id,
+            post_author_id=post.author_id,
+            content=comment.content,
+            author_id=author.id,
+            author_nickname=author.nickname,
+            created_at=comment.created_at,
+        )
+    )
+    return CommentPublic(
+        id=comment.id,
+        content=comment.content,
+        author=AuthorPublic(id=author.id, nickname=author.nickname),
+        created_at=comment.created_at,
+    )

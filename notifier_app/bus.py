@@ -1,0 +1,62 @@
+"""An in-process domain event bus: code emits facts, listeners react, emitters never wait.
+
+The blog emits `PostCreated` / `CommentCreated` here and knows nothing of what listens.
+Handlers are coroutines run as tasks on the loop the bus was started on; `emit` is safe
+to call from any thread (FastAPI runs sync endpoints in a thread pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def subscribe(self, event_type: type, handler: Handler) -> None:
+        self._handlers[event_type].append(handler)
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+
+    def emit(self, event: object) -> None:
+        handlers = self._handlers.get(type(event))
+        if not handlers:
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("event bus not started; dropped %s", type(event).__name__)
+            return
+        for handler in handlers:
+            loop.call_soon_threadsafe(self._spawn, handler, event)
+
+    def _spawn(self, handler: Handler, event: object) -> None:
+        task = asyncio.ensure_future(self._run(handler, event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(handler: Handler, event: object) -> None:
+        try:
+            await handler(event)
+        except Exception:
+            log.exception("handler %s failed for %s", getattr(handler, "__qualname__", handler), event)
+
+    async def drain(self) -> None:
+        """Wait for the handlers already started (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+bus = EventBus()

@@ -1,0 +1,96 @@
+"""Settings, read once from the environment. Every knob of the project is here."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from functools import cache
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRET_FILE = PROJECT_DIR / ".jwt-secret"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def is_production() -> bool:
+    """True when Reflex runs in prod mode (`reflex run --env prod`) or NOTIFIER_ENV=production."""
+    if os.environ.get("NOTIFIER_ENV", "").lower() in {"prod", "production"}:
+        return True
+    return os.environ.get("REFLEX_ENV_MODE", "").lower() == "prod"
+
+
+def _jwt_secret() -> str:
+    secret = os.environ.get("NOTIFIER_JWT_SECRET", "")
+    if secret:
+        if len(secret) < 32:
+            raise ConfigError("NOTIFIER_JWT_SECRET must be at least 32 characters")
+        return secret
+    if is_production():
+        raise ConfigError("NOTIFIER_JWT_SECRET is required in production")
+    # Development: generate once, keep it in a git-ignored file so sessions survive restarts.
+    if DEV_SECRET_FILE.exists():
+        return DEV_SECRET_FILE.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    DEV_SECRET_FILE.write_text(secret + "\n")
+    DEV_SECRET_FILE.chmod(0o600)
+    return secret
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    jwt_secret: str
+    token_ttl_seconds: int
+    cookie_secure: bool
+    heartbeat_seconds: float
+    retry_ms: int
+    max_streams_per_user: int
+    max_streams: int
+    subscriber_queue_size: int
+    retention_days: float
+    toast_seconds: float
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        jwt_secret=_jwt_secret(),
+        token_ttl_seconds=_int("NOTIFIER_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
+        cookie_secure=os.environ.get("NOTIFIER_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
+        heartbeat_seconds=_float("NOTIFIER_HEARTBEAT_SECONDS", 15.0, minimum=0.05),
+        retry_ms=_int("NOTIFIER_RETRY_MS", 5000, minimum=0),
+        max_streams_per_user=_int("NOTIFIER_MAX_STREAMS_PER_USER", 10, minimum=1),
+        max_streams=_int("NOTIFIER_MAX_STREAMS", 900, minimum=1),
+        subscriber_queue_size=_int("NOTIFIER_SUBSCRIBER_QUEUE", 256, minimum=1),
+        retention_days=_float("NOTIFIER_RETENTION_DAYS", 7.0, minimum=0.0),
+        toast_seconds=_float("NOTIFIER_TOAST_SECONDS", 8.0, minimum=0.1),
+    )

@@ -1,0 +1,59 @@
+"""Engine, sessions and migrations. The URL comes from rxconfig (REFLEX_DB_URL overrides)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import sqlalchemy as sa
+from sqlmodel import Session, create_engine
+
+from notifier_app.config import PROJECT_DIR, ConfigError
+
+
+def database_url() -> str:
+    url = os.environ.get("REFLEX_DB_URL")
+    if not url:
+        from reflex.config import get_config
+
+        url = get_config().db_url
+    if not url:
+        raise ConfigError("No database URL: set db_url in rxconfig.py or REFLEX_DB_URL")
+    return url
+
+
+@cache
+def engine() -> sa.Engine:
+    url = database_url()
+    if url.startswith("sqlite"):
+        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return eng
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    with Session(engine(), expire_on_commit=False) as s:
+        yield s
+
+
+def migrate(url: str | None = None) -> None:
+    """Apply every Alembic migration (upgrade to head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_DIR / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
+    command.upgrade(cfg, "head")

@@ -1,0 +1,65 @@
+"""Start-up and shutdown of one backend worker (registered with app.register_lifespan_task).
+
+Reflex's prod server imports the app and then forks workers, so nothing here may run at
+import time: the bus binds to this worker's loop, the listener is attached, retention runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+from datetime import timedelta
+
+from notifier_app.bus import bus
+from notifier_app.config import settings
+from notifier_app.realtime import listener, log, notifier, registry
+
+logger = logging.getLogger("notifier")
+
+PRUNE_EVERY_SECONDS = 3600
+
+_listener_attached = False
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Every stream is a socket: lift the soft open-file limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+async def _prune_forever(max_age: timedelta) -> None:
+    while True:
+        try:
+            removed = await asyncio.to_thread(log.prune, max_age)
+            if removed:
+                logger.info("retention: pruned %d notifications older than %s", removed, max_age)
+        except Exception:
+            logger.exception("retention: prune failed")
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def realtime_lifespan():
+    global _listener_attached
+    cfg = settings()  # refuses to start without NOTIFIER_JWT_SECRET in production
+    raise_open_file_limit()
+    registry.default_maxsize = cfg.subscriber_queue_size
+    bus.start()
+    if not _listener_attached:
+        listener.register(bus, notifier)
+        _listener_attached = True
+    pruner = None
+    if cfg.retention_days > 0:  # 0 keeps history forever
+        pruner = asyncio.create_task(_prune_forever(timedelta(days=cfg.retention_days)), name="notifier-retention")
+    try:
+        yield
+    finally:
+        if pruner is not None:
+            pruner.cancel()
+        await bus.drain()

@@ -1,0 +1,85 @@
+"""The feed: posts, newest first, paginated."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from notifier_app import texts
+from notifier_app.blog import services
+from notifier_app.components.layout import page
+from notifier_app.pages.views import post_view
+from notifier_app.state.session import SessionState
+
+PAGE_SIZE = 10
+
+
+class FeedState(rx.State):
+    posts: list[dict[str, str]] = []
+    page_number: int = 1
+    page_count: int = 1
+
+    @rx.event
+    def load(self):
+        raw = self.router.page.params.get("page", "1")
+        number = int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+        result = services.list_posts(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        self.page_number = number
+        self.page_count = max(1, -(-result.total // PAGE_SIZE))
+        self.posts = [post_view(p) for p in result.items]
+
+
+def post_card(post: dict) -> rx.Component:
+    return rx.card(
+        rx.link(
+            rx.vstack(
+                rx.heading(post["title"], size="4", class_name="post-title"),
+                rx.text(post["body"], size="2", color_scheme="gray", trim="both", class_name="post-excerpt",
+                        style={"display": "-webkit-box", "-webkit-line-clamp": "2", "-webkit-box-orient": "vertical", "overflow": "hidden"}),
+                rx.hstack(
+                    rx.text(post["author"], size="1", weight="medium"),
+                    rx.text(post["created"], size="1", color_scheme="gray"),
+                    rx.text(f"{texts.COMMENTS} ", post["comments"], size="1", color_scheme="gray"),
+                    spacing="3",
+                ),
+                spacing="2",
+                align="start",
+            ),
+            href=post["href"],
+            underline="none",
+            color="inherit",
+        ),
+        width="100%",
+        class_name="post-card",
+    )
+
+
+def pager() -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            FeedState.page_number > 1,
+            rx.link(texts.PREV_PAGE, href="/?page=" + (FeedState.page_number - 1).to_string()),
+        ),
+        rx.text(FeedState.page_number.to_string() + " / " + FeedState.page_count.to_string(), size="2"),
+        rx.cond(
+            FeedState.page_number < FeedState.page_count,
+            rx.link(texts.NEXT_PAGE, href="/?page=" + (FeedState.page_number + 1).to_string()),
+        ),
+        spacing="4",
+        justify="center",
+        width="100%",
+    )
+
+
+def feed_page() -> rx.Component:
+    return page(
+        rx.heading(texts.FEED_TITLE, size="6"),
+        rx.cond(
+            FeedState.posts.length() > 0,
+            rx.vstack(rx.foreach(FeedState.posts, post_card), spacing="3", width="100%", id="feed"),
+            rx.text(texts.FEED_EMPTY, color_scheme="gray"),
+        ),
+        pager(),
+    )
+
+
+ON_LOAD = [SessionState.load_session, FeedState.load]

