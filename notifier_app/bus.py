@@ -54,8 +54,16 @@ class EventBus:
             log.exception("handler %s failed for %s", getattr(handler, "__qualname__", handler), event)
 
     async def drain(self) -> None:
-        """Wait for the handlers already started (shutdown, tests)."""
-        while self._tasks:
+        """Wait for the handlers of events already emitted (shutdown, tests).
+
+        `emit` schedules the spawn with call_soon_threadsafe, so a handler of an event
+        emitted just before is not a task yet: yield to the loop first (and again after
+        each round, for events the handlers themselves emitted).
+        """
+        while True:
+            await asyncio.sleep(0)
+            if not self._tasks:
+                return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 

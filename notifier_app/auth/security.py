@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from http.cookies import CookieError, SimpleCookie
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.requests import cookie_parser
 
 from notifier_app.config import settings
 
@@ -63,12 +63,13 @@ def token_expiry(token: str) -> float:
 
 
 def token_from_cookie_header(cookie_header: str | None) -> str | None:
+    """The access token in a raw Cookie header, parsed as browsers send it.
+
+    Not http.cookies.SimpleCookie: it silently stops at the first cookie it finds
+    invalid (a JSON value, a space, a backslash), so another app's cookie on the same
+    host would hide ours. Starlette's parser (the one behind request.cookies, which the
+    API uses) is lenient, so the UI and the API agree on who is logged in.
+    """
     if not cookie_header:
         return None
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel else None
+    return cookie_parser(cookie_header).get(COOKIE_NAME) or None

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex.config import get_config
 
 from notifier_app import texts
+from notifier_app.components.native_form import native_form
 from notifier_app.state.session import SessionState
 
 
@@ -16,7 +17,7 @@ def backend_url(path: str) -> str:
 
 def logout_button() -> rx.Component:
     # A native form post: only the server can clear an HttpOnly cookie.
-    return rx.el.form(
+    return native_form(
         rx.button(texts.NAV_LOGOUT, type="submit", variant="soft", size="2", id="logout"),
         action=backend_url("/auth/logout"),
         method="post",

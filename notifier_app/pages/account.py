@@ -7,6 +7,7 @@ import reflex as rx
 
 from notifier_app import texts
 from notifier_app.components.layout import backend_url, error_callout, field, page
+from notifier_app.components.native_form import native_form
 from notifier_app.state.session import SessionState
 
 
@@ -48,7 +49,7 @@ def login_page() -> rx.Component:
         _card(
             texts.LOGIN_TITLE,
             error_callout(AccountFormState.error),
-            rx.el.form(
+            native_form(
                 rx.vstack(
                     field(texts.EMAIL_LABEL, rx.input(name="email", type="email", id="login-email", default_value=AccountFormState.email, required=True, width="100%")),
                     field(texts.PASSWORD_LABEL, rx.input(name="password", type="password", id="login-password", required=True, width="100%")),
@@ -71,7 +72,7 @@ def signup_page() -> rx.Component:
         _card(
             texts.SIGNUP_TITLE,
             error_callout(AccountFormState.error),
-            rx.el.form(
+            native_form(
                 rx.vstack(
                     field(texts.EMAIL_LABEL, rx.input(name="email", type="email", id="signup-email", default_value=AccountFormState.email, required=True, width="100%")),
                     field(texts.NICKNAME_LABEL, rx.input(name="nickname", id="signup-nickname", default_value=AccountFormState.nickname, max_length=30, required=True, width="100%")),
