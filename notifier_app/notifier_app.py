@@ -7,11 +7,12 @@ import reflex as rx
 from notifier_app import texts
 from notifier_app.api.app import create_api
 from notifier_app.lifespan import realtime_lifespan
-from notifier_app.pages import account, feed, new_post, post
+from notifier_app.pages import account, feed, inbox, new_post, post
 
 app = rx.App(
     api_transformer=create_api(),
     head_components=[rx.el.meta(name="color-scheme", content="light")],
+    stylesheets=["/notifier.css"],
 )
 app.register_lifespan_task(realtime_lifespan)
 
@@ -20,3 +21,4 @@ app.add_page(new_post.new_post_page, route="/posts/new", title=texts.NEW_POST_TI
 app.add_page(post.post_page, route="/posts/[post_id]", title=texts.APP_NAME, on_load=post.ON_LOAD)
 app.add_page(account.login_page, route="/login", title=texts.LOGIN_TITLE, on_load=account.LOGIN_ON_LOAD)
 app.add_page(account.signup_page, route="/signup", title=texts.SIGNUP_TITLE, on_load=account.SIGNUP_ON_LOAD)
+app.add_page(inbox.inbox_page, route="/notifications", title=texts.INBOX_TITLE, on_load=inbox.ON_LOAD)

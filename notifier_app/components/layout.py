@@ -7,6 +7,7 @@ from reflex.config import get_config
 
 from notifier_app import texts
 from notifier_app.components.native_form import native_form
+from notifier_app.components.notifications import bell, connection_dot, toaster
 from notifier_app.state.session import SessionState
 
 
@@ -31,6 +32,8 @@ def navbar() -> rx.Component:
         rx.cond(
             SessionState.logged_in,
             rx.hstack(
+                connection_dot(),
+                bell(),
                 rx.link(texts.NAV_WRITE, href="/posts/new", id="nav-write"),
                 rx.text(SessionState.nickname, weight="bold", id="nav-nickname"),
                 logout_button(),
@@ -59,6 +62,7 @@ def page(*children: rx.Component) -> rx.Component:
     return rx.box(
         navbar(),
         rx.container(rx.vstack(*children, spacing="4", width="100%"), size="2", padding_y="1.5rem"),
+        toaster(),
         min_height="100vh",
     )
 

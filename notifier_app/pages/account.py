@@ -8,6 +8,7 @@ import reflex as rx
 from notifier_app import texts
 from notifier_app.components.layout import backend_url, error_callout, field, page
 from notifier_app.components.native_form import native_form
+from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 
@@ -90,5 +91,5 @@ def signup_page() -> rx.Component:
     )
 
 
-LOGIN_ON_LOAD = [SessionState.load_session, AccountFormState.load_login]
-SIGNUP_ON_LOAD = [SessionState.load_session, AccountFormState.load_signup]
+LOGIN_ON_LOAD = on_load(AccountFormState.load_login)
+SIGNUP_ON_LOAD = on_load(AccountFormState.load_signup)

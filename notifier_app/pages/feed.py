@@ -8,6 +8,7 @@ from notifier_app import texts
 from notifier_app.blog import services
 from notifier_app.components.layout import page
 from notifier_app.pages.views import post_view
+from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 PAGE_SIZE = 10
@@ -82,4 +83,4 @@ def feed_page() -> rx.Component:
     )
 
 
-ON_LOAD = [SessionState.load_session, FeedState.load]
+ON_LOAD = on_load(FeedState.load)

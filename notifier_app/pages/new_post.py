@@ -9,6 +9,7 @@ from notifier_app import texts
 from notifier_app.blog import services
 from notifier_app.blog.schemas import PostIn
 from notifier_app.components.layout import error_callout, field, page
+from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 
@@ -62,4 +63,4 @@ def new_post_page() -> rx.Component:
     )
 
 
-ON_LOAD = [SessionState.load_session, NewPostState.reset_form]
+ON_LOAD = on_load(NewPostState.reset_form)

@@ -10,6 +10,7 @@ from notifier_app.blog import services
 from notifier_app.blog.schemas import CommentIn
 from notifier_app.components.layout import error_callout, page
 from notifier_app.pages.views import comment_view, post_view
+from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 
@@ -38,6 +39,11 @@ class PostState(rx.State):
     def load(self):
         self.error = ""
         self._refresh(self._requested_id())
+        # The comments render after load, too late for the browser's own #comment-<id>
+        # jump (toasts link there): scroll once they are in.
+        _, _, fragment = self.router.page.raw_path.partition("#")
+        if fragment.startswith("comment-") and fragment[len("comment-"):].isdigit():
+            return rx.scroll_to(fragment)
 
     @rx.event
     async def add_comment(self, form: dict):
@@ -131,4 +137,4 @@ def post_page() -> rx.Component:
     )
 
 
-ON_LOAD = [SessionState.load_session, PostState.load]
+ON_LOAD = on_load(PostState.load)

@@ -1,18 +1,20 @@
-"""Feeds: what one stream connection sends, in order.
+"""Feeds: what one subscriber receives, in order.
 
 `NotificationFeed` is a user's notifications: first a replay from the log (on resume),
 then live events from the registry, with no gap and no duplicate. The subscription is
 made *before* the log is read, and live items whose seq was already replayed are skipped:
 an event is either committed before the read (so replayed) or published after the
 subscription (so buffered), and possibly both.
+
+The SSE endpoint reads it as frames (`next_frame`); the browser's stream state reads the
+same feed as `Published` batches (`next_batch`), in process.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
-from notifier_app.realtime import events, log, sse
+from notifier_app.realtime import events, log
 from notifier_app.realtime.log import Published
 from notifier_app.realtime.registry import SubscriberRegistry, Subscription, user_channel
 
@@ -22,11 +24,12 @@ class NotificationFeed:
         self.subscription = subscription
         self.user_id = user_id
         self.last_seq = last_seq
-        self._backlog: deque[bytes] = deque()
+        self._backlog: list[Published] = []
         self._more_in_log = False
 
     @classmethod
     async def open(cls, registry: SubscriberRegistry, user_id: int, last_event_id: int | None) -> NotificationFeed:
+        """Subscribe, then (when resuming after `last_event_id`) load what was missed."""
         subscription = registry.subscribe(user_channel(user_id))
         try:
             if last_event_id is None:
@@ -40,49 +43,48 @@ class NotificationFeed:
             raise
 
     async def _resume(self, last_event_id: int) -> None:
-        def check() -> tuple[int, int]:
+        def bounds() -> tuple[int, int]:
             return log.pruned_through(), log.last_seq()
 
-        floor, newest = await asyncio.to_thread(check)
+        floor, newest = await asyncio.to_thread(bounds)
         if last_event_id > newest:
-            # The client is ahead of the log (it was reset): start afresh from now.
-            self._backlog.append(sse.frame(events.stream_reset()))
+            # The client is ahead of the log (the log was reset): start afresh from now.
+            self._backlog.append(Published.build(None, events.stream_reset(), self.user_id, None))
             self.last_seq = newest
             return
         if last_event_id < floor:
-            self._backlog.append(sse.frame(events.stream_reset()))
+            self._backlog.append(Published.build(None, events.stream_reset(), self.user_id, None))
         await self._load_backlog()
 
     async def _load_backlog(self) -> None:
         rows = await asyncio.to_thread(log.replay, self.user_id, self.last_seq)
-        for published in rows:
-            self._backlog.append(published.frame)
+        self._backlog.extend(rows)
         if rows:
             self.last_seq = rows[-1].seq
         self._more_in_log = len(rows) >= log.REPLAY_LIMIT
 
-    async def next_frame(self, timeout: float) -> bytes | None:
-        if self._backlog:
-            return self._take_backlog()
-        if self._more_in_log:
-            await self._load_backlog()
+    async def next_batch(self, timeout: float) -> list[Published] | None:
+        """The next events in order; None if `timeout` passed quietly. Raises SubscriptionClosed."""
+        while True:
+            if not self._backlog and self._more_in_log:
+                await self._load_backlog()
             if self._backlog:
-                return self._take_backlog()
-        sub = self.subscription
-        item: Published | None = await sub.next_item(timeout)
-        if item is None:
-            return None
-        chunks = []
-        for published in (item, *sub.drain()):
-            if published.seq > self.last_seq:
-                self.last_seq = published.seq
-                chunks.append(published.frame)
-        return b"".join(chunks) if chunks else await self.next_frame(timeout)
+                batch, self._backlog = self._backlog, []
+                return batch
+            item: Published | None = await self.subscription.next_item(timeout)
+            if item is None:
+                return None
+            batch = []
+            for published in (item, *self.subscription.drain()):
+                if published.seq > self.last_seq:  # already replayed otherwise
+                    self.last_seq = published.seq
+                    batch.append(published)
+            if batch:
+                return batch
 
-    def _take_backlog(self) -> bytes:
-        chunks = b"".join(self._backlog)
-        self._backlog.clear()
-        return chunks
+    async def next_frame(self, timeout: float) -> bytes | None:
+        batch = await self.next_batch(timeout)
+        return None if batch is None else b"".join(p.frame for p in batch)
 
     def close(self) -> None:
         self.subscription.close()

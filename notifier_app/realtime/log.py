@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col, delete, func, or_, select
 
 from notifier_app import db
-from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark
+from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark, User
 from notifier_app.realtime import sse
 
 PRUNED_THROUGH = "notifications.pruned_through"
@@ -28,14 +28,14 @@ REPLAY_LIMIT = 1000
 class Published:
     """A stored notification, with its SSE frame encoded once for every subscriber."""
 
-    seq: int
+    seq: int | None  # None for control events that are not in the log (stream.reset)
     event: dict[str, Any]
     user_id: int | None
     exclude_user_id: int | None
     frame: bytes
 
     @classmethod
-    def build(cls, seq: int, event: dict[str, Any], user_id: int | None, exclude_user_id: int | None) -> Published:
+    def build(cls, seq: int | None, event: dict[str, Any], user_id: int | None, exclude_user_id: int | None) -> Published:
         return cls(seq, event, user_id, exclude_user_id, sse.frame(event, id=seq))
 
     def visible_to(self, user_id: int) -> bool:
@@ -45,11 +45,15 @@ class Published:
 
 
 def _visible_to(user_id: int):
+    """Rows for this user: addressed to them, or broadcasts (not excluding them) sent
+    since they signed up — a new account does not inherit the blog's past."""
+    joined = select(User.created_at).where(User.id == user_id).scalar_subquery()
     return or_(
         Notification.user_id == user_id,
         sa.and_(
             col(Notification.user_id).is_(None),
             or_(col(Notification.exclude_user_id).is_(None), Notification.exclude_user_id != user_id),
+            Notification.created_at >= joined,
         ),
     )
 
@@ -74,8 +78,11 @@ def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id
 
 
 def last_seq() -> int:
+    """The newest sequence number ever given out (pruning does not make it go back)."""
     with db.session() as s:
-        return s.exec(select(func.max(Notification.seq))).one() or 0
+        newest = s.exec(select(func.max(Notification.seq))).one() or 0
+        pruned = s.get(Meta, PRUNED_THROUGH)
+    return max(newest, int(pruned.value) if pruned else 0)
 
 
 def pruned_through() -> int:

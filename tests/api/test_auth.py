@@ -48,7 +48,7 @@ def me(base_url: str, **kw) -> httpx.Response:
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}".strip()}
 
 
 def cookie(token: str) -> dict[str, str]:

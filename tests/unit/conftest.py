@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -38,10 +40,20 @@ def jwt_secret(monkeypatch) -> str:
     settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """One database migrated by Alembic per session; each test gets a copy (fast)."""
+    directory = tmp_path_factory.mktemp("template-db")
+    migrated_sqlite_url(directory)
+    return directory / "test.db"
+
+
 @pytest.fixture
-def database(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite database migrated by Alembic, used by notifier_app.db for this test."""
-    url = migrated_sqlite_url(tmp_path)
+def database(migrated_template, tmp_path, monkeypatch) -> str:
+    """A fresh copy of the migrated SQLite database, used by notifier_app.db for this test."""
+    path = tmp_path / "test.db"
+    shutil.copyfile(migrated_template, path)
+    url = f"sqlite:///{path}"
     monkeypatch.setenv("REFLEX_DB_URL", url)
     db.engine.cache_clear()
     yield url

@@ -66,6 +66,7 @@ async def notification_stream(request: Request) -> EventStream | JSONResponse:
 
 
 def status_snapshot() -> dict:
+    """Counts from this process. Runs on the event loop thread (it walks the registry)."""
     return {
         "connections": registry.total(),
         "streams": limits.total,
@@ -74,11 +75,12 @@ def status_snapshot() -> dict:
         "eventsPublished": dict(notifier.events_published),
         "droppedSubscribers": registry.dropped,
         "uptimeSeconds": round(time.monotonic() - notifier.started, 1),
+        "tasks": len(asyncio.all_tasks()),
     }
 
 
 @router.get("/system/status")
-def system_status() -> dict:
+async def system_status() -> dict:
     return status_snapshot()
 
 
