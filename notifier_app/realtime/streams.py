@@ -68,6 +68,7 @@ class EventStream(Response):
         limits: StreamLimits,
         slot: str,
         expires_at: float | None = None,
+        slot_held: bool = False,
     ) -> None:
         self.feed = feed
         self.heartbeat = heartbeat
@@ -77,7 +78,8 @@ class EventStream(Response):
         self.expires_at = expires_at
         self.status_code = 200
         self.background = None
-        limits.acquire(slot)
+        if not slot_held:  # True when the caller acquired it already (and it is ours to release)
+            limits.acquire(slot)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         watcher = asyncio.ensure_future(self._watch_disconnect(receive))

@@ -20,6 +20,8 @@ from tests.support.client import (
     RawStream,
     create_comment,
     create_post,
+    inbox,
+    open_stream,
     signup,
     system_status,
     wait_in_inbox,
@@ -55,12 +57,12 @@ def streams(base_url):
     s.close_all()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def alice(base_url):
     return signup(base_url, "alice")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def bob(base_url):
     return signup(base_url, "bob")
 
@@ -239,6 +241,43 @@ def test_a_fifth_stream_for_one_user_is_refused_with_429(base_url, alice, bob, s
     streams.open(bob)
 
 
+def _open_concurrently(count: int, open_one) -> list:
+    """Open `count` streams at the same instant from as many threads; returns the readers."""
+    barrier = threading.Barrier(count)
+    readers, errors = [], []
+
+    def go():
+        try:
+            barrier.wait(10)
+            readers.append(open_one())
+        except BaseException as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads), "a connect hung"
+    assert not errors, errors
+    return readers
+
+
+def test_per_user_cap_holds_under_concurrent_connects(base_url, alice):
+    # Resuming makes the server await the log between its cap check and taking the slot.
+    newest = inbox(base_url, alice, limit=1)["items"]
+    resume = {"Last-Event-ID": str(newest[0]["seq"] if newest else 1)}
+    readers = _open_concurrently(3 * PER_USER_CAP, lambda: open_stream(base_url, alice, headers=resume))
+    try:
+        statuses = sorted(r.status for r in readers)
+        assert statuses.count(200) == PER_USER_CAP, f"admitted {statuses.count(200)} streams: {statuses}"
+        assert set(statuses) == {200, 429}, statuses
+        assert system_status(base_url)["streams"] == PER_USER_CAP
+    finally:
+        for r in readers:
+            r.close()
+
+
 def test_dead_connections_are_freed_within_a_couple_of_heartbeats(base_url, alice, bob):
     auth = {"Authorization": f"Bearer {alice.token}"}
     for round_, end in (("reset", RawStream.abort), ("close", RawStream.close)):
@@ -283,9 +322,10 @@ def test_status_counts_follow_streams(base_url, alice, bob, streams):
 # -- heartbeat ---------------------------------------------------------------------------
 
 
-def test_keep_alive_comment_within_two_heartbeats(base_url, alice):
+def test_keep_alive_comments_while_idle(base_url, alice):
+    """A raw client sees `: keep-alive` within ~2 s (heartbeat 1 s), and again after that."""
     started = time.monotonic()
-    seen = []
+    seen, keep_alives = [], []
     with httpx.Client(timeout=httpx.Timeout(5.0, read=3.0)) as client, client.stream(
         "GET", stream_url(base_url), headers=alice.headers
     ) as r:
@@ -293,21 +333,14 @@ def test_keep_alive_comment_within_two_heartbeats(base_url, alice):
         for line in r.iter_lines():
             seen.append(line)
             if line == ": keep-alive":
-                break
-            assert time.monotonic() - started < 2 * HEARTBEAT + 0.5, f"no keep-alive yet; got {seen}"
-    elapsed = time.monotonic() - started
-    assert elapsed < 2 * HEARTBEAT + 0.5, f"keep-alive after {elapsed:.2f}s"
-    assert seen[0] == "retry: 5000"
-
-
-def test_keep_alives_continue_while_idle(base_url, alice):
-    raw = RawStream(base_url, headers={"Authorization": f"Bearer {alice.token}"})
-    try:
-        raw.read_until(b"retry: 5000\n\n", 3)
-        # nothing else happens to alice: the stream is three keep-alives in about three heartbeats
-        raw.read_until(b": keep-alive\n\n" * 3, 3 * HEARTBEAT + 1.5)
-    finally:
-        raw.close()
+                keep_alives.append(time.monotonic() - started)
+                if len(keep_alives) == 2:
+                    break
+            assert time.monotonic() - started < 3 * HEARTBEAT + 0.5, f"too few keep-alives; got {seen}"
+    assert seen[0] == "retry: 5000", seen
+    assert keep_alives[0] < 2 * HEARTBEAT, f"first keep-alive after {keep_alives[0]:.2f}s"
+    assert keep_alives[1] - keep_alives[0] < 2 * HEARTBEAT, f"keep-alives at {keep_alives}"
+    assert [line for line in seen if line and not line.startswith((":", "retry:"))] == [], "alice got no event"
 
 
 # -- resuming: Last-Event-ID -------------------------------------------------------------
@@ -379,13 +412,41 @@ def test_reconnect_while_events_are_being_published_loses_and_repeats_nothing(ba
     assert_increasing(ids(all_events))
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "12abc", "1.5", " ", "9" * 30])
+@pytest.mark.parametrize("value", ["abc", "-1", "12abc", "1.5", "9" * 30])
 def test_unusable_last_event_id_is_a_fresh_connect(base_url, alice, bob, streams, value):
     _first_session(base_url, streams, alice, bob, count=1)
     tab = streams.open(alice, headers={"Last-Event-ID": value})
     post = create_post(base_url, bob, title="새로 연결")
     event = tab.next(5)
     assert event.data["href"] == post_href(post), f"Last-Event-ID {value!r} must not replay history"
+
+
+@pytest.mark.parametrize(
+    "via, value",
+    [("header", "\u00b2"), ("header", "\u00b9\u00b2"), ("query", "\u00b2"), ("query", "\u0661\u0662")],
+    ids=["header-superscript-2", "header-superscript-12", "query-superscript-2", "query-arabic-12"],
+)
+def test_non_ascii_digits_in_last_event_id_are_a_fresh_connect_not_500(base_url, alice, via, value):
+    # str.isdigit() is true for these, int() refuses some of them: the server must not choke.
+    if via == "header":  # a header carries latin-1 bytes
+        kw = {"headers": {"Authorization": f"Bearer {alice.token}", "Last-Event-ID": value.encode("latin-1")}}
+    else:
+        kw = {"headers": alice.headers, "params": {"lastEventId": value}}
+    with opened(stream_url(base_url), **kw) as r:
+        assert r.status_code == 200, r.read()[:300]
+        assert r.headers["content-type"].startswith("text/event-stream")
+
+
+def test_user_content_cannot_forge_sse_frames(base_url, alice, bob, streams):
+    tab = streams.open(alice)
+    title = 'x\n\nid: 999999\nevent: stream.reset\ndata: {"type":"forged"}\r\n\r\ny\u2028z\u0085w'
+    post = create_post(base_url, bob, title=title)
+    event = tab.next(5)
+    assert event.data["href"] == post_href(post)
+    assert event.data["message"] == f'{bob.nickname}님이 "{title}" 글을 작성했어요.'
+    assert event.event in ("", "message"), "user content must not set the event type"
+    assert int(event.id) < 999999
+    tab.assert_silent(SILENCE)
 
 
 def test_last_event_id_ahead_of_the_log_gets_a_reset_first(base_url, alice, bob, streams):

@@ -76,6 +76,7 @@ class StreamReader:
     def __post_init__(self) -> None:
         self._connected = threading.Event()
         self._stop = threading.Event()
+        self._socket: socket.socket | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(10.0, read=None))
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -91,6 +92,8 @@ class StreamReader:
             with connect_sse(self._client, "GET", self.url, headers=self.headers, params=self.params) as source:
                 self.status = source.response.status_code
                 self.response_headers = dict(source.response.headers)
+                network_stream = source.response.extensions.get("network_stream")
+                self._socket = network_stream.get_extra_info("socket") if network_stream is not None else None
                 self._connected.set()
                 if self.status != 200:
                     return
@@ -137,6 +140,14 @@ class StreamReader:
 
     def close(self) -> None:
         self._stop.set()
+        # Closing the client alone does not wake a read blocked on another thread (the FIN
+        # would go out only once the next keep-alive arrives): shut the socket down first.
+        sock = self._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._client.close()
         self._thread.join(timeout=5)
 
@@ -155,7 +166,7 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {message() if callable(message) else message}")
         time.sleep(interval)
 
 
@@ -204,10 +215,11 @@ class RawStream:
         self.headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
         self.buffer = self.buffer.split(b"\r\n\r\n", 1)[1]
 
-    def read_until(self, marker: bytes, timeout: float = 5.0) -> bytes:
-        """Everything received so far, once it contains `marker` (AssertionError after `timeout`)."""
+    def read_until(self, marker: bytes, timeout: float = 5.0, times: int = 1) -> bytes:
+        """Everything received so far (raw, chunked framing included), once `marker` is in it
+        `times` times (AssertionError after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while marker not in self.buffer:
+        while self.buffer.count(marker) < times:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{marker!r} not received within {timeout}s; got {self.buffer!r}")

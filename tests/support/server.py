@@ -38,9 +38,24 @@ def migrated_sqlite_url(directory: str | Path | None = None) -> str:
 class AppServer:
     """One `reflex run --env prod` process. `backend_only` skips the frontend build."""
 
-    def __init__(self, *, db_url: str, backend_only: bool = True, env: dict[str, str] | None = None, name: str = "app"):
+    def __init__(
+        self,
+        *,
+        db_url: str,
+        backend_only: bool = True,
+        dev: bool = False,
+        env: dict[str, str] | None = None,
+        name: str = "app",
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.dev = dev
+        self.api_url = self.url
+        if dev:  # `reflex run` as a developer runs it: Vite on one port, the backend on another
+            self.backend_port = free_port()
+            self.url = f"http://localhost:{self.port}"
+            self.api_url = f"http://localhost:{self.backend_port}"
+            backend_only = False
         self.db_url = db_url
         self.backend_only = backend_only
         self.extra_env = env or {}
@@ -56,7 +71,7 @@ class AppServer:
             REFLEX_USE_NPM="1",
             REFLEX_TELEMETRY_ENABLED="false",
             REFLEX_DB_URL=self.db_url,
-            REFLEX_API_URL=self.url,
+            REFLEX_API_URL=self.api_url,
             REFLEX_DEPLOY_URL=self.url,
             REFLEX_CORS_ALLOWED_ORIGINS=self.url,
             NOTIFIER_JWT_SECRET=TEST_SECRET,
@@ -68,6 +83,9 @@ class AppServer:
         return env
 
     def command(self) -> list[str]:
+        if self.dev:
+            return [str(VENV_BIN / "reflex"), "run", "--env", "dev", "--frontend-port", str(self.port),
+                    "--backend-port", str(self.backend_port)]
         cmd = [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-port", str(self.port), "--backend-host", "127.0.0.1"]
         if self.backend_only:
             cmd.append("--backend-only")
@@ -92,7 +110,7 @@ class AppServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} server exited with {self.process.returncode}; see {self.log_path}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/ping", timeout=1).status_code == 200 and (
+                if httpx.get(self.api_url + "/ping", timeout=1).status_code == 200 and (
                     probe == "/ping" or httpx.get(self.url + probe, timeout=5).status_code == 200
                 ):
                     return

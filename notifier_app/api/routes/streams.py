@@ -28,7 +28,8 @@ def _last_event_id(request: Request) -> int | None:
         return None
     raw = raw.strip()
     # Not a number: treated as a fresh connect, not an error (the spec says ignore it).
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses (a 500).
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 def _refused(kind: str) -> JSONResponse:
@@ -53,16 +54,23 @@ async def notification_stream(request: Request) -> EventStream | JSONResponse:
     slot = f"user:{user.id}"
     if refusal := limits.refusal(slot, per_user=cfg.max_streams_per_user, total=cfg.max_streams):
         return _refused(refusal)
-    token, _ = request_token(request, allow_query=True)
-    feed = await NotificationFeed.open(registry, user.id, _last_event_id(request))
-    return EventStream(
-        feed,
-        heartbeat=cfg.heartbeat_seconds,
-        retry_ms=cfg.retry_ms,
-        limits=limits,
-        slot=slot,
-        expires_at=token_expiry(token),
-    )
+    # Take the slot now: opening the feed awaits, and requests checked meanwhile must see it.
+    limits.acquire(slot)
+    try:
+        token, _ = request_token(request, allow_query=True)
+        feed = await NotificationFeed.open(registry, user.id, _last_event_id(request))
+        return EventStream(
+            feed,
+            heartbeat=cfg.heartbeat_seconds,
+            retry_ms=cfg.retry_ms,
+            limits=limits,
+            slot=slot,
+            expires_at=token_expiry(token),
+            slot_held=True,
+        )
+    except BaseException:
+        limits.release(slot)
+        raise
 
 
 def status_snapshot() -> dict:
