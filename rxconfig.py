@@ -8,6 +8,11 @@ os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 
 import reflex as rx  # noqa: E402
 
+from notifier_app.serving import configure_granian  # noqa: E402
+
+# Lift granian's default 1,024-request ceiling before `reflex run --env prod` starts it.
+configure_granian()
+
 config = rx.Config(
     app_name="notifier_app",
     telemetry_enabled=False,

@@ -66,6 +66,34 @@ def _jwt_secret() -> str:
     return secret
 
 
+# Stream capacity. Every open stream is one request the ASGI server is running; the
+# server's own concurrency limit (granian's "backpressure") must stay above the stream cap
+# by a margin, or streams starve every other request (see notifier_app/serving.py).
+DEFAULT_MAX_STREAMS = 10_000
+SERVER_HEADROOM = 2_048
+
+
+def max_streams() -> int:
+    """NOTIFIER_MAX_STREAMS: open streams per process before new ones get 503."""
+    return _int("NOTIFIER_MAX_STREAMS", DEFAULT_MAX_STREAMS, minimum=1)
+
+
+def server_backpressure() -> int:
+    """NOTIFIER_SERVER_BACKPRESSURE: requests one worker runs at once (default: stream cap + headroom)."""
+    value = _int("NOTIFIER_SERVER_BACKPRESSURE", max_streams() + SERVER_HEADROOM, minimum=1)
+    if value < max_streams() + 64:
+        raise ConfigError(
+            f"NOTIFIER_SERVER_BACKPRESSURE={value} leaves no room above NOTIFIER_MAX_STREAMS={max_streams()}: "
+            "streams would starve ordinary requests"
+        )
+    return value
+
+
+def server_backlog() -> int:
+    """NOTIFIER_SERVER_BACKLOG: the listen queue, for bursts of new connections."""
+    return _int("NOTIFIER_SERVER_BACKLOG", 4_096, minimum=128)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     jwt_secret: str
@@ -89,7 +117,7 @@ def settings() -> Settings:
         heartbeat_seconds=_float("NOTIFIER_HEARTBEAT_SECONDS", 15.0, minimum=0.05),
         retry_ms=_int("NOTIFIER_RETRY_MS", 5000, minimum=0),
         max_streams_per_user=_int("NOTIFIER_MAX_STREAMS_PER_USER", 10, minimum=1),
-        max_streams=_int("NOTIFIER_MAX_STREAMS", 900, minimum=1),
+        max_streams=max_streams(),
         subscriber_queue_size=_int("NOTIFIER_SUBSCRIBER_QUEUE", 256, minimum=1),
         retention_days=_float("NOTIFIER_RETENTION_DAYS", 7.0, minimum=0.0),
         toast_seconds=_float("NOTIFIER_TOAST_SECONDS", 8.0, minimum=0.1),

@@ -48,7 +48,14 @@ async def _prune_forever(max_age: timedelta) -> None:
 async def realtime_lifespan():
     global _listener_attached
     cfg = settings()  # refuses to start without NOTIFIER_JWT_SECRET in production
-    raise_open_file_limit()
+    soft, _hard = raise_open_file_limit()
+    if soft != resource.RLIM_INFINITY and soft < cfg.max_streams + 1024:
+        logger.warning(
+            "open-file limit %d is below NOTIFIER_MAX_STREAMS=%d plus headroom: streams past the limit will fail "
+            "to connect; raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower NOTIFIER_MAX_STREAMS",
+            soft,
+            cfg.max_streams,
+        )
     registry.default_maxsize = cfg.subscriber_queue_size
     bus.start()
     if not _listener_attached:

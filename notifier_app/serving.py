@@ -1,0 +1,45 @@
+"""How the prod server (granian, started by `reflex run --env prod`) is configured.
+
+Reflex 0.10 builds granian's `Server` itself and passes no backpressure or backlog, and
+granian's `Server` reads no environment. Granian's default backpressure is backlog (1,024)
+divided by the worker count: the number of requests a worker runs at once. Long-lived SSE
+streams are requests, so at 1,024 of them everything else — /ping, the API, page loads,
+the Reflex websocket — hangs.
+
+Reflex imports `rxconfig.py` in the process that then starts granian, so rxconfig calls
+`configure_granian()`, which puts a `Server` subclass with our defaults in the place
+Reflex imports it from. No installed file is changed; `reflex run` in development (which
+does not use these settings' limits) keeps working; the stream cap
+(NOTIFIER_MAX_STREAMS, answered with 503) always stays below the server's limit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from notifier_app.config import server_backlog, server_backpressure
+
+logger = logging.getLogger("notifier")
+
+
+def configure_granian() -> None:
+    try:
+        import granian.server as granian_server
+    except ImportError:  # another ASGI server is in use
+        return
+    base = granian_server.Server
+    if getattr(base, "_notifier_tuned", False):
+        return
+
+    class TunedServer(base):  # type: ignore[misc, valid-type]
+        _notifier_tuned = True
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("backlog", server_backlog())
+            if kwargs.get("backpressure") is None:
+                kwargs["backpressure"] = server_backpressure()
+            super().__init__(*args, **kwargs)
+            logger.info("granian: backpressure %s per worker, backlog %s", self.backpressure, self.backlog)
+
+    TunedServer.__name__ = TunedServer.__qualname__ = "Server"
+    granian_server.Server = TunedServer

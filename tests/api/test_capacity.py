@@ -1,0 +1,91 @@
+"""Issue 8: the prod server holds more than 1,024 streams and keeps answering everything else;
+past the stream cap it answers 503 at once instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from tests.support.client import signup
+from tests.support.server import AppServer, migrated_sqlite_url
+
+STREAMS = 1_500
+
+
+async def open_streams(port: int, token: str, count: int, *, concurrency: int = 200) -> list[tuple[int, asyncio.StreamWriter]]:
+    """Open `count` SSE streams with raw sockets; returns (status, writer) once headers arrived."""
+    gate = asyncio.Semaphore(concurrency)
+    request = (
+        f"GET /notifications/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
+
+    async def one():
+        async with gate:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            await writer.drain()
+            status_line = await asyncio.wait_for(reader.readline(), 30)
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            return int(status_line.split()[1]), writer
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def close_all(opened) -> None:
+    for _, writer in opened:
+        writer.transport.abort()
+
+
+@pytest.fixture(scope="module")
+def roomy_server(tmp_path_factory):
+    env = {"NOTIFIER_MAX_STREAMS_PER_USER": str(STREAMS + 10), "NOTIFIER_HEARTBEAT_SECONDS": "15"}
+    with AppServer(db_url=migrated_sqlite_url(tmp_path_factory.mktemp("cap")), env=env, name="capacity") as server:
+        yield server
+
+
+def test_more_than_1024_streams_and_the_server_still_answers(roomy_server):
+    user = signup(roomy_server.url, "crowd")
+
+    async def scenario():
+        opened = await open_streams(roomy_server.port, user.token, STREAMS)
+        try:
+            statuses = [status for status, _ in opened]
+            assert statuses.count(200) == STREAMS, f"not all streams got 200: {sorted(set(statuses))}"
+            async with httpx.AsyncClient(base_url=roomy_server.url, timeout=5) as client:
+                ping = await client.get("/ping")
+                posts = await client.get("/api/posts")
+                status = await client.get("/system/status")
+            assert ping.status_code == 200
+            assert posts.status_code == 200 and "items" in posts.json()
+            assert status.json()["streams"] >= STREAMS
+        finally:
+            close_all(opened)
+
+    asyncio.run(scenario())
+
+
+def test_past_the_global_cap_503_arrives_at_once(tmp_path):
+    env = {"NOTIFIER_MAX_STREAMS": "20", "NOTIFIER_MAX_STREAMS_PER_USER": "100"}
+    with AppServer(db_url=migrated_sqlite_url(tmp_path), env=env, name="cap") as server:
+        user = signup(server.url, "capped")
+
+        async def scenario():
+            opened = await open_streams(server.port, user.token, 20)
+            try:
+                assert [s for s, _ in opened] == [200] * 20
+                started = time.monotonic()
+                async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+                    refused = await client.get("/notifications/stream", headers=user.headers)
+                elapsed = time.monotonic() - started
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"].isdigit()
+                assert "limit" in refused.json()["detail"]
+                assert elapsed < 1.0, f"503 took {elapsed:.2f}s"
+            finally:
+                close_all(opened)
+
+        asyncio.run(scenario())
