@@ -185,3 +185,24 @@ def test_backend_restart_replays_what_was_missed(new_context, web_server):
     expect(toast.first.locator(".toast-message")).to_contain_text("재시작 직후")
     page.wait_for_timeout(1000)  # a duplicate would show up within this window
     expect(toast).to_have_count(1)
+
+
+def test_browser_eventsource_with_the_session_cookie(new_context, web_server):
+    """docs/streams.md's EventSource example, in a real browser, authenticated by the cookie."""
+    url = web_server.url
+    alice, bob = signup(url, "alice"), signup(url, "bob")
+    page = new_context(alice.token).new_page()
+    page.goto("/")
+    page.evaluate(
+        """() => {
+            window.received = [];
+            const source = new EventSource("/notifications/stream", { withCredentials: true });
+            source.onmessage = (e) => window.received.push({ id: e.lastEventId, event: JSON.parse(e.data) });
+            return new Promise((resolve) => { source.onopen = resolve; });
+        }"""
+    )
+    create_post(url, bob, title="EventSource로 받기")
+    page.wait_for_function("() => window.received.length > 0")
+    received = page.evaluate("() => window.received")
+    assert received[0]["event"]["message"] == 'bob님이 "EventSource로 받기" 글을 작성했어요.'
+    assert received[0]["id"].isdigit()
