@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 from datetime import timedelta
 
 from notifier_app.bus import bus
 from notifier_app.config import settings
 from notifier_app.realtime import listener, log, notifier, registry
+from notifier_app.realtime.broker import InProcessBroker
 
 logger = logging.getLogger("notifier")
 
@@ -33,6 +35,32 @@ def raise_open_file_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def configure_logging() -> None:
+    """Our loggers ("notifier", "notifier_app") at NOTIFIER_LOG_LEVEL (INFO), on stderr."""
+    level = os.environ.get("NOTIFIER_LOG_LEVEL", "INFO").upper()
+    for name in ("notifier", "notifier_app"):
+        named = logging.getLogger(name)
+        named.setLevel(level)
+        if not named.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            named.addHandler(handler)
+            named.propagate = False
+
+
+def make_broker():
+    """Redis fan-out when Reflex is given a Redis URL (several workers), else in-process."""
+    from reflex.config import get_config
+
+    url = os.environ.get("REFLEX_REDIS_URL") or get_config().redis_url
+    if url:
+        from notifier_app.realtime.redis_broker import RedisBroker
+
+        logger.info("notifications fan out through redis")
+        return RedisBroker(notifier.dispatcher, url)
+    return InProcessBroker(notifier.dispatcher)
+
+
 async def _prune_forever(max_age: timedelta) -> None:
     while True:
         try:
@@ -47,6 +75,7 @@ async def _prune_forever(max_age: timedelta) -> None:
 @contextlib.asynccontextmanager
 async def realtime_lifespan():
     global _listener_attached
+    configure_logging()
     cfg = settings()  # refuses to start without NOTIFIER_JWT_SECRET in production
     soft, _hard = raise_open_file_limit()
     if soft != resource.RLIM_INFINITY and soft < cfg.max_streams + 1024:
@@ -57,6 +86,8 @@ async def realtime_lifespan():
             cfg.max_streams,
         )
     registry.default_maxsize = cfg.subscriber_queue_size
+    notifier.broker = make_broker()
+    await notifier.broker.start()
     bus.start()
     if not _listener_attached:
         listener.register(bus, notifier)
@@ -70,3 +101,4 @@ async def realtime_lifespan():
         if pruner is not None:
             pruner.cancel()
         await bus.drain()
+        await notifier.broker.stop()

@@ -104,6 +104,16 @@ def replay(user_id: int, after_seq: int, limit: int = REPLAY_LIMIT) -> list[Publ
     return [_published(r) for r in rows]
 
 
+def since(after_seq: int, upto: int | None = None, limit: int = REPLAY_LIMIT) -> list[Published]:
+    """Every notification (whoever it is for) with after_seq < seq <= upto, oldest first."""
+    query = select(Notification).where(Notification.seq > after_seq)
+    if upto is not None:
+        query = query.where(Notification.seq <= upto)
+    with db.session() as s:
+        rows = s.exec(query.order_by(Notification.seq).limit(limit)).all()
+    return [_published(r) for r in rows]
+
+
 def prune(max_age: timedelta, now: datetime | None = None) -> int:
     """Delete notifications older than max_age; remember how far history now reaches."""
     cutoff = (now or datetime.now(timezone.utc)) - max_age
