@@ -26,5 +26,25 @@ seed: migrate
 dev: seed
 	$(BIN)/reflex run
 
+# The whole suite on SQLite, then the API/SSE integration tests again on PostgreSQL (a
+# throwaway server started by the tests: Debian's postgresql package). Both always run;
+# a recap of both summaries ends the output; the target fails if either run failed.
+# PYTEST_ARGS applies to the first run; PG_TESTS= (empty) skips the second.
+PG_TESTS ?= tests/api
+PYTEST_PG_ARGS ?=
+SUMMARY := artifacts/test-summary.txt
+
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@mkdir -p artifacts; rm -f $(SUMMARY); status=0; \
+	start=$$(date +%s); \
+	NOTIFIER_TEST_DB=sqlite NOTIFIER_TEST_SUMMARY=$(SUMMARY) $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	echo "sqlite   run: exit $$status after $$(( $$(date +%s) - start ))s" >> $(SUMMARY); \
+	if [ -n "$(PG_TESTS)" ]; then \
+	  pg=0; start=$$(date +%s); \
+	  echo; echo "=== again on PostgreSQL: $(PG_TESTS) ==="; \
+	  NOTIFIER_TEST_DB=postgres NOTIFIER_TEST_SUMMARY=$(SUMMARY) $(BIN)/python -m pytest $(PG_TESTS) $(PYTEST_PG_ARGS) || pg=$$?; \
+	  echo "postgres run: exit $$pg after $$(( $$(date +%s) - start ))s" >> $(SUMMARY); \
+	  [ $$pg -eq 0 ] || status=$$pg; \
+	fi; \
+	echo; echo "=== make test: summary ==="; cat $(SUMMARY); \
+	exit $$status

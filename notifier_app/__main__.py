@@ -27,18 +27,24 @@ def seed() -> None:
     from notifier_app.models import Post, User
 
     ids: dict[str, int] = {}
-    for email, nickname, password in DEMO_USERS:
+    for index, (email, nickname, password) in enumerate(DEMO_USERS):
+        role = services.ADMIN if index == 0 else None  # the first demo user administers the blog
         try:
-            ids[nickname] = services.signup(SignupIn(email=email, nickname=nickname, password=password)).id
+            ids[nickname] = services.signup(SignupIn(email=email, nickname=nickname, password=password), role=role).id
         except services.EmailTaken:
             with db.session() as s:
-                ids[nickname] = s.exec(select(User.id).where(User.email == email)).one()
+                user = s.exec(select(User).where(User.email == email)).one()
+                if role and user.role != role:
+                    user.role = role
+                    s.add(user)
+                    s.commit()
+                ids[nickname] = user.id
     with db.session() as s:
         has_posts = s.exec(select(Post.id).limit(1)).first() is not None
     if not has_posts:
         for nickname, title, body in DEMO_POSTS:
             services.create_post(ids[nickname], PostIn(title=title, body=body))
-    print("demo users: " + ", ".join(f"{e} / {p}" for e, _, p in DEMO_USERS))
+    print("demo users (the first is an admin): " + ", ".join(f"{e} / {p}" for e, _, p in DEMO_USERS))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,12 @@ def _float(name: str, default: float, minimum: float = 0.0) -> float:
     return value
 
 
+def admin_emails() -> frozenset[str]:
+    """NOTIFIER_ADMIN_EMAILS: comma-separated emails that are admins from signup on."""
+    raw = os.environ.get("NOTIFIER_ADMIN_EMAILS", "")
+    return frozenset(e.strip().lower() for e in raw.split(",") if e.strip())
+
+
 def is_production() -> bool:
     """True when Reflex runs in prod mode (`reflex run --env prod`) or NOTIFIER_ENV=production."""
     if os.environ.get("NOTIFIER_ENV", "").lower() in {"prod", "production"}:

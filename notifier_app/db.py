@@ -39,7 +39,11 @@ def engine() -> sa.Engine:
             cur.close()
 
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {}
+    if url.startswith("postgresql"):
+        # Timestamps come back in UTC whatever the server's TimeZone (pages print them as UTC).
+        connect_args["options"] = "-c timezone=UTC"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 @contextmanager

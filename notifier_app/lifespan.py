@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from notifier_app.bus import bus
 from notifier_app.config import settings
-from notifier_app.realtime import listener, log, notifier, registry
+from notifier_app.realtime import listener, log, notifier, registry, status
 from notifier_app.realtime.broker import InProcessBroker
 
 logger = logging.getLogger("notifier")
@@ -95,9 +95,11 @@ async def realtime_lifespan():
     pruner = None
     if cfg.retention_days > 0:  # 0 keeps history forever
         pruner = asyncio.create_task(_prune_forever(timedelta(days=cfg.retention_days)), name="notifier-retention")
+    sampler = asyncio.create_task(status.sample_forever(), name="notifier-status-sampler")
     try:
         yield
     finally:
+        sampler.cancel()
         if pruner is not None:
             pruner.cancel()
         await bus.drain()

@@ -19,6 +19,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True, "nullable": False})
     nickname: str = Field(max_length=30)
     password_hash: str = Field(max_length=255)
+    role: str = Field(default="user", max_length=16)  # "user" | "admin"
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
@@ -86,3 +87,17 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=255)
+
+
+class ChatMessage(SQLModel, table=True):
+    """A chat room message; only the newest few per room are kept (for replay on join)."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(max_length=64)
+    user_id: int = Field(foreign_key="users.id")
+    nickname: str = Field(max_length=30)
+    message: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))

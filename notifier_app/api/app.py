@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from notifier_app.api.routes import auth, notifications, posts, streams
+from notifier_app.api.routes import auth, notifications, posts, publishing, streams
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def create_api() -> FastAPI:
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(StarletteHTTPException, _http_error)
     api.add_exception_handler(Exception, _unexpected_error)
-    for module in (auth, posts, notifications, streams):
+    for module in (auth, posts, notifications, streams, publishing):
         api.include_router(module.router)
     api.include_router(auth.forms)
     return api

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_serializer
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_serializer, field_validator
 
 Nickname = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
@@ -23,6 +23,14 @@ def iso_utc(value: datetime) -> str:
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store or even compare text with NUL in it; no real input has one.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class SignupIn(_Input):
@@ -53,6 +61,11 @@ class UserPublic(_Output):
     id: int
     email: str
     nickname: str
+    role: str = "user"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 class AuthorPublic(_Output):

@@ -27,6 +27,7 @@ from notifier_app.blog.schemas import (
     UserPublic,
 )
 from notifier_app.bus import bus
+from notifier_app.config import admin_emails
 from notifier_app.models import Comment, Post, User
 
 
@@ -42,19 +43,25 @@ class NotFound(Exception):
     """No such user, post or comment."""
 
 
+ADMIN = "admin"
+USER = "user"
+
+
 def _user_public(user: User) -> UserPublic:
-    return UserPublic(id=user.id, email=user.email, nickname=user.nickname)
+    return UserPublic(id=user.id, email=user.email, nickname=user.nickname, role=user.role or USER)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def signup(data: SignupIn) -> UserPublic:
+def signup(data: SignupIn, *, role: str | None = None) -> UserPublic:
+    email = normalize_email(data.email)
     user = User(
-        email=normalize_email(data.email),
+        email=email,
         nickname=data.nickname,
         password_hash=hash_password(data.password),
+        role=role or (ADMIN if email in admin_emails() else USER),
     )
     with db.session() as s:
         s.add(user)
@@ -72,6 +79,11 @@ def login(data: LoginIn) -> UserPublic:
     if not verify_password(user.password_hash if user else None, data.password):
         raise BadCredentials()
     return _user_public(user)
+
+
+def existing_user_ids(user_ids: list[int]) -> set[int]:
+    with db.session() as s:
+        return set(s.exec(select(User.id).where(User.id.in_(user_ids))).all())
 
 
 def get_user(user_id: int) -> UserPublic:

@@ -20,9 +20,12 @@ from typing import Protocol
 
 from notifier_app.realtime import log
 from notifier_app.realtime.log import Published
+from notifier_app.realtime.messages import Message
 from notifier_app.realtime.registry import SubscriberRegistry
 
 logger = logging.getLogger("notifier.broker")
+
+MESSAGE_TYPES = {"room": "chat.message", "entity": "entity.update"}
 
 # How long a later notification waits for an earlier one before the gap is read from the log.
 GAP_HOLD_SECONDS = 0.25
@@ -33,7 +36,8 @@ class Dispatcher:
 
     def __init__(self, registry: SubscriberRegistry) -> None:
         self.registry = registry
-        self.delivered: Counter[str] = Counter()
+        self.delivered: Counter[str] = Counter()  # notifications, by event type
+        self.messages: Counter[str] = Counter()  # channel messages, by event type
         self.next_seq: int | None = None  # None until start(): then everything after the log's end
         self._pending: dict[int, Published] = {}
         self._gap_task: asyncio.Task | None = None
@@ -56,6 +60,11 @@ class Dispatcher:
         while (published := self._pending.pop(self.next_seq, None)) is not None:
             self.next_seq += 1
             self._deliver(published)
+
+    def deliver_message(self, message: Message) -> None:
+        """Channel messages (chat, entity updates) need no ordering across publishers."""
+        self.messages[MESSAGE_TYPES.get(message.channel[0], message.channel[0])] += 1
+        self.registry.publish(message.channel, message)
 
     def _deliver(self, published: Published) -> None:
         self.delivered[published.event["type"]] += 1
@@ -110,6 +119,10 @@ class Broker(Protocol):
         """Deliver a stored notification to subscribers in every process."""
         ...
 
+    async def publish_message(self, message: Message) -> None:
+        """Deliver a channel message to subscribers in every process."""
+        ...
+
 
 class InProcessBroker:
     """One process: publishing is delivering."""
@@ -125,3 +138,6 @@ class InProcessBroker:
 
     async def publish(self, published: Published) -> None:
         self.dispatcher.offer(published)
+
+    async def publish_message(self, message: Message) -> None:
+        self.dispatcher.deliver_message(message)

@@ -85,3 +85,35 @@ def stream_reset() -> Event:
         None,
         None,
     )
+
+
+NOTICE = "notice"
+NOTICE_LEVELS = ("info", "success", "warning", "error")
+
+
+def notice(*, title: str, message: str, level: str, author_id: int, author_nickname: str) -> Event:
+    """An admin's notice (POST /notifications/send); `level` picks the toast's look."""
+    event = _event(NOTICE, title, message, "/notifications", None, _author(author_id, author_nickname))
+    event["level"] = level
+    return event
+
+
+def entity_update(*, entity_type: str, entity_id: str, action: str, data: Any) -> Event:
+    """What subscribers of GET /realtime/stream?entity=<type>:<id> receive."""
+    return {
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "action": action,
+        "data": data,
+        "createdAt": iso_utc(_now()),
+    }
+
+
+def chat_message(*, room: str, message: str, author_id: int, author_nickname: str, created_at: datetime) -> Event:
+    """What members of a chat room receive (GET /chat/stream?room=<name>)."""
+    return {
+        "roomId": room,
+        "message": message,
+        "author": _author(author_id, author_nickname),
+        "createdAt": iso_utc(created_at),
+    }

@@ -88,3 +88,39 @@ class NotificationFeed:
 
     def close(self) -> None:
         self.subscription.close()
+
+
+class ChannelFeed:
+    """Messages from one or more channels, after an optional history (deduplicated by id)."""
+
+    def __init__(self, subscription: Subscription, backlog: list | None = None) -> None:
+        self.subscription = subscription
+        self._backlog = list(backlog or [])
+        self.last_id = max((m.id for m in self._backlog if m.id is not None), default=None)
+
+    async def next_batch(self, timeout: float) -> list | None:
+        if self._backlog:
+            batch, self._backlog = self._backlog, []
+            return batch
+        item = await self.subscription.next_item(timeout)
+        if item is None:
+            return None
+        batch = []
+        for message in (item, *self.subscription.drain()):
+            if message.id is not None:
+                if self.last_id is not None and message.id <= self.last_id:
+                    continue  # replayed already
+                self.last_id = message.id
+            batch.append(message)
+        return batch
+
+    async def next_frame(self, timeout: float) -> bytes | None:
+        while True:
+            batch = await self.next_batch(timeout)
+            if batch is None:
+                return None
+            if batch:
+                return b"".join(m.frame for m in batch)
+
+    def close(self) -> None:
+        self.subscription.close()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from notifier_app.blog.events import CommentCreated, PostCreated
 from notifier_app.bus import EventBus
 from notifier_app.realtime import events
+from notifier_app.realtime.messages import Message
 from notifier_app.realtime.notifier import Notifier
+
+FEED_CHANNEL = ("entity", "feed:posts")
+
+
+def post_channel(post_id: int) -> tuple[str, str]:
+    return ("entity", f"post:{post_id}")
 
 
 def register(bus: EventBus, notifier: Notifier) -> None:
@@ -19,8 +26,27 @@ def register(bus: EventBus, notifier: Notifier) -> None:
             created_at=e.created_at,
         )
         await notifier.publish(event, exclude_user_id=e.author_id)
+        await notifier.publish_message(
+            Message.build(
+                FEED_CHANNEL,
+                events.entity_update(
+                    entity_type="feed", entity_id="posts", action=events.POST_CREATED,
+                    data={"postId": e.post_id, "authorId": str(e.author_id)},
+                ),
+            )
+        )
 
     async def on_comment_created(e: CommentCreated) -> None:
+        # Readers of the post see the comment appear; its author gets a notification.
+        await notifier.publish_message(
+            Message.build(
+                post_channel(e.post_id),
+                events.entity_update(
+                    entity_type="post", entity_id=str(e.post_id), action=events.COMMENT_CREATED,
+                    data={"commentId": e.comment_id, "authorId": str(e.author_id)},
+                ),
+            )
+        )
         # The post's author only, and nobody when they commented on their own post.
         if e.author_id == e.post_author_id:
             return

@@ -22,6 +22,10 @@ from notifier_app.realtime import sse
 
 PRUNED_THROUGH = "notifications.pruned_through"
 REPLAY_LIMIT = 1000
+# The largest seq a row can have: `seq` is a 32-bit INTEGER on PostgreSQL (64-bit on
+# SQLite). Larger numbers from clients are clamped, never sent: PostgreSQL would refuse
+# them ("integer out of range").
+MAX_SEQ = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ def inbox(user_id: int, *, limit: int = 20, before: int | None = None) -> tuple[
     with db.session() as s:
         query = select(Notification).where(_visible_to(user_id))
         if before is not None:
-            query = query.where(Notification.seq < before)
+            query = query.where(Notification.seq <= min(before - 1, MAX_SEQ))
         rows = s.exec(query.order_by(col(Notification.seq).desc()).limit(limit)).all()
         mark = _watermark(s, user_id)
         read = set(
@@ -178,6 +182,8 @@ def unread_count(user_id: int) -> int:
 
 def mark_read(user_id: int, seq: int) -> bool:
     """Mark one notification read; False if the user has no such notification."""
+    if not 0 < seq <= MAX_SEQ:
+        return False
     with db.session() as s:
         row = s.exec(select(Notification.seq).where(Notification.seq == seq, _visible_to(user_id))).first()
         if row is None:

@@ -9,6 +9,7 @@ from typing import Any
 from notifier_app.realtime import log
 from notifier_app.realtime.broker import Broker, Dispatcher, InProcessBroker
 from notifier_app.realtime.log import Published
+from notifier_app.realtime.messages import Message
 from notifier_app.realtime.registry import SubscriberRegistry
 
 
@@ -34,3 +35,7 @@ class Notifier:
             published = await asyncio.to_thread(log.append, event, user_id=user_id, exclude_user_id=exclude_user_id)
             await self.broker.publish(published)
         return published
+
+    async def publish_message(self, message: Message) -> None:
+        """Fan out a channel message (chat, entity update) to every process."""
+        await self.broker.publish_message(message)

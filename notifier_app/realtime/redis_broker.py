@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import random
+import uuid
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -25,6 +26,7 @@ from redis.exceptions import RedisError
 from notifier_app.realtime import log, sse
 from notifier_app.realtime.broker import Dispatcher
 from notifier_app.realtime.log import Published
+from notifier_app.realtime.messages import Message
 
 logger = logging.getLogger("notifier.broker")
 
@@ -33,15 +35,22 @@ POLL_WHILE_DOWN_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 10.0
 
 
-def encode(published: Published) -> str:
+def encode(item: Published | Message, origin: str) -> str:
+    if isinstance(item, Message):
+        return sse.dumps({"origin": origin, "channel": list(item.channel), "id": item.id, "data": item.data})
     return sse.dumps(
-        {"seq": published.seq, "user": published.user_id, "exclude": published.exclude_user_id, "event": published.event}
+        {"origin": origin, "seq": item.seq, "user": item.user_id, "exclude": item.exclude_user_id, "event": item.event}
     )
 
 
-def decode(message: str | bytes) -> Published:
-    data = json.loads(message)
-    return Published.build(int(data["seq"]), data["event"], data.get("user"), data.get("exclude"))
+def decode(raw: str | bytes) -> tuple[str, Published | Message]:
+    """(origin, item): who published it, and what."""
+    data = json.loads(raw)
+    origin = str(data.get("origin", ""))
+    if "channel" in data:
+        kind, key = data["channel"]
+        return origin, Message.build((str(kind), str(key)), data["data"], data.get("id"))
+    return origin, Published.build(int(data["seq"]), data["event"], data.get("user"), data.get("exclude"))
 
 
 class RedisBroker:
@@ -51,6 +60,7 @@ class RedisBroker:
         self._client: redis.Redis | None = None
         self._listener: asyncio.Task | None = None
         self.connected = False
+        self.origin = uuid.uuid4().hex  # our own messages come back from Redis: skip them
 
     async def start(self) -> None:
         self._client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=10)
@@ -69,10 +79,18 @@ class RedisBroker:
 
     async def publish(self, published: Published) -> None:
         self.dispatcher.offer(published)
+        await self._send(published)
+
+    async def publish_message(self, message: Message) -> None:
+        self.dispatcher.deliver_message(message)
+        await self._send(message)
+
+    async def _send(self, item: Published | Message) -> None:
         try:
-            await self._client.publish(CHANNEL, encode(published))
+            await self._client.publish(CHANNEL, encode(item, self.origin))
         except (RedisError, OSError) as exc:
-            # Stored and delivered here; other workers read it from the log (see _listen).
+            # Delivered here; notifications reach other workers from the log (see _listen).
+            # A chat message is stored too (replayed on join); an entity update is ephemeral.
             logger.warning("redis publish failed (%s); other workers will catch up from the log", exc)
 
     async def _listen(self) -> None:
@@ -106,11 +124,16 @@ class RedisBroker:
 
     def _receive(self, data: str | bytes) -> None:
         try:
-            published = decode(data)
+            origin, item = decode(data)
         except (ValueError, KeyError, TypeError):
             logger.warning("redis: ignored a malformed message on %s", CHANNEL)
             return
-        self.dispatcher.offer(published)
+        if origin == self.origin:
+            return  # delivered locally when it was published
+        if isinstance(item, Message):
+            self.dispatcher.deliver_message(item)
+        else:
+            self.dispatcher.offer(item)
 
     async def _poll_log_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()

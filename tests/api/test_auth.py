@@ -64,7 +64,7 @@ def test_signup_returns_user_token_and_session_cookie(base_url):
     assert r.status_code == 201, r.text
     body = r.json()
     assert set(body) == {"user", "token"}
-    assert set(body["user"]) == {"id", "email", "nickname"}, "no password or hash may leak"
+    assert set(body["user"]) == {"id", "email", "nickname", "role"}, "no password or hash may leak"
     assert isinstance(body["user"]["id"], int)
     assert body["user"]["email"] == email
     assert body["user"]["nickname"] == "가입자"
@@ -128,7 +128,7 @@ def test_login_returns_token_and_cookie(base_url):
     r = httpx.post(f"{base_url}/api/auth/login", json={"email": account.email.upper(), "password": PASSWORD})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["user"] == {"id": account.id, "email": account.email, "nickname": "login-ok"}
+    assert body["user"] == {"id": account.id, "email": account.email, "nickname": "login-ok", "role": "user"}
     assert assert_session_cookie(r) == body["token"]
     assert me(base_url, headers=bearer(body["token"])).json()["id"] == account.id
 
@@ -159,7 +159,7 @@ def member(base_url):
 def test_me_with_bearer_header(base_url, member):
     r = me(base_url, headers=bearer(member.token))
     assert r.status_code == 200, r.text
-    assert r.json() == {"id": member.id, "email": member.email, "nickname": member.nickname}
+    assert r.json() == {"id": member.id, "email": member.email, "nickname": member.nickname, "role": "user"}
 
 
 def test_me_with_cookie(base_url, member):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.client import signup
-from tests.support.server import AppServer, migrated_sqlite_url
+from tests.support.server import AppServer, fresh_database_url
 
 STREAMS = 1_500
 
@@ -43,7 +43,7 @@ def close_all(opened) -> None:
 @pytest.fixture(scope="module")
 def roomy_server(tmp_path_factory):
     env = {"NOTIFIER_MAX_STREAMS_PER_USER": str(STREAMS + 10), "NOTIFIER_HEARTBEAT_SECONDS": "15"}
-    with AppServer(db_url=migrated_sqlite_url(tmp_path_factory.mktemp("cap")), env=env, name="capacity") as server:
+    with AppServer(db_url=fresh_database_url(tmp_path_factory.mktemp("cap")), env=env, name="capacity") as server:
         yield server
 
 
@@ -70,7 +70,7 @@ def test_more_than_1024_streams_and_the_server_still_answers(roomy_server):
 
 def test_past_the_global_cap_503_arrives_at_once(tmp_path):
     env = {"NOTIFIER_MAX_STREAMS": "20", "NOTIFIER_MAX_STREAMS_PER_USER": "100"}
-    with AppServer(db_url=migrated_sqlite_url(tmp_path), env=env, name="cap") as server:
+    with AppServer(db_url=fresh_database_url(tmp_path), env=env, name="cap") as server:
         user = signup(server.url, "capped")
 
         async def scenario():

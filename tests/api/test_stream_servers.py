@@ -9,13 +9,13 @@ import pytest
 
 from tests.api.helpers import Streams, assert_json_error, assert_no_traceback, opened, wait_idle
 from tests.support.client import create_post, open_stream, signup, system_status, wait_in_inbox
-from tests.support.server import AppServer, migrated_sqlite_url
+from tests.support.server import AppServer, fresh_database_url
 
 GLOBAL_CAP = 3
 
 
 def _own_server(tmp_path_factory, name: str, env: dict[str, str]):
-    db_url = migrated_sqlite_url(tmp_path_factory.mktemp(f"{name}-db"))
+    db_url = fresh_database_url(tmp_path_factory.mktemp(f"{name}-db"))
     server = AppServer(db_url=db_url, name=name, env=env)
     start = len(server.log_text()) if server.log_path.exists() else 0
     with server:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.server import ARTIFACTS, AppServer, migrated_sqlite_url
+from tests.support.server import ARTIFACTS, AppServer, fresh_database_url
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -19,7 +19,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory):
-    db_url = migrated_sqlite_url(tmp_path_factory.mktemp("web-db"))
+    db_url = fresh_database_url(tmp_path_factory.mktemp("web-db"))
     with AppServer(db_url=db_url, backend_only=False, name="web", env={"NOTIFIER_TOAST_SECONDS": "4"}) as server:
         yield server
     assert "Traceback" not in server.log_text(), server.log_tail(80)

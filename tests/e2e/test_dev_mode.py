@@ -8,12 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.client import signup
-from tests.support.server import AppServer, migrated_sqlite_url
+from tests.support.server import AppServer, fresh_database_url
 
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory):
-    with AppServer(db_url=migrated_sqlite_url(tmp_path_factory.mktemp("dev-db")), dev=True, name="dev") as server:
+    with AppServer(db_url=fresh_database_url(tmp_path_factory.mktemp("dev-db")), dev=True, name="dev") as server:
         yield server
 
 

@@ -35,6 +35,32 @@ def migrated_sqlite_url(directory: str | Path | None = None) -> str:
     return url
 
 
+def database_backend() -> str:
+    """NOTIFIER_TEST_DB: `sqlite` (the default) or `postgres` (a throwaway local server)."""
+    backend = os.environ.get("NOTIFIER_TEST_DB", "sqlite").strip().lower() or "sqlite"
+    if backend in {"postgres", "postgresql", "pg"}:
+        return "postgres"
+    if backend != "sqlite":
+        raise ValueError(f"NOTIFIER_TEST_DB must be sqlite or postgres, not {backend!r}")
+    return backend
+
+
+def fresh_database_url(directory: str | Path | None = None) -> str:
+    """A fresh database migrated by Alembic, on the backend NOTIFIER_TEST_DB chooses.
+
+    SQLite: a file in `directory`. PostgreSQL: a new database on the session's throwaway
+    server (tests/support/postgres.py; `directory` is not used).
+    """
+    if database_backend() == "postgres":
+        from notifier_app.db import migrate
+        from tests.support import postgres
+
+        url = postgres.fresh_database()
+        migrate(url)
+        return url
+    return migrated_sqlite_url(directory)
+
+
 class AppServer:
     """One `reflex run --env prod` process. `backend_only` skips the frontend build."""
 
@@ -46,10 +72,12 @@ class AppServer:
         dev: bool = False,
         env: dict[str, str] | None = None,
         name: str = "app",
+        project_dir: Path = PROJECT_DIR,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dev = dev
+        self.project_dir = project_dir  # a copy of the project keeps a second frontend build apart
         self.api_url = self.url
         if dev:  # `reflex run` as a developer runs it: Vite on one port, the backend on another
             self.backend_port = free_port()
@@ -96,7 +124,7 @@ class AppServer:
     def start(self, timeout: float = 240.0) -> AppServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            self.command(), cwd=PROJECT_DIR, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            self.command(), cwd=self.project_dir, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()

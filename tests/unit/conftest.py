@@ -1,11 +1,10 @@
-"""Fixtures for the unit tests: no server process, a fresh migrated SQLite per test."""
+"""Fixtures for the unit tests: no server process, a fresh migrated database (SQLite) per test."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from notifier_app import db
 from notifier_app.config import settings
 from notifier_app.models import User
-from tests.support.server import TEST_SECRET, migrated_sqlite_url
+from tests.support.server import TEST_SECRET, database_backend, fresh_database_url, migrated_sqlite_url
 
 T = TypeVar("T")
 
@@ -41,19 +40,30 @@ def jwt_secret(monkeypatch) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
-    """One database migrated by Alembic per session; each test gets a copy (fast)."""
+def migrated_template(tmp_path_factory) -> str:
+    """One database migrated by Alembic per session; each test gets a copy (fast).
+
+    SQLite by default; with NOTIFIER_TEST_DB=postgres, a template database on the
+    throwaway PostgreSQL server (tests/support/postgres.py).
+    """
+    if database_backend() == "postgres":
+        return fresh_database_url()
     directory = tmp_path_factory.mktemp("template-db")
     migrated_sqlite_url(directory)
-    return directory / "test.db"
+    return str(directory / "test.db")
 
 
 @pytest.fixture
 def database(migrated_template, tmp_path, monkeypatch) -> str:
-    """A fresh copy of the migrated SQLite database, used by notifier_app.db for this test."""
-    path = tmp_path / "test.db"
-    shutil.copyfile(migrated_template, path)
-    url = f"sqlite:///{path}"
+    """A fresh copy of the migrated database, used by notifier_app.db for this test."""
+    if database_backend() == "postgres":
+        from tests.support import postgres
+
+        url = postgres.fresh_database(template=migrated_template)
+    else:
+        path = tmp_path / "test.db"
+        shutil.copyfile(migrated_template, path)
+        url = f"sqlite:///{path}"
     monkeypatch.setenv("REFLEX_DB_URL", url)
     db.engine.cache_clear()
     yield url

@@ -43,7 +43,8 @@ def test_signup_normalises_the_email_and_stores_a_hash(database):
     user = services.signup(SignupIn(email="Alice.Kim@Example.COM", nickname="  앨리스 ", password="password123"))
     assert user.email == "alice.kim@example.com"
     assert user.nickname == "앨리스"
-    assert set(user.model_dump()) == {"id", "email", "nickname"}  # never the hash
+    assert set(user.model_dump()) == {"id", "email", "nickname", "role"}  # never the hash
+    assert user.role == "user"
     with db.session() as s:
         row = s.get(User, user.id)
     assert row.email == "alice.kim@example.com"

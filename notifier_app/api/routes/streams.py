@@ -1,9 +1,10 @@
-"""Stream endpoints: GET /notifications/stream and the public system status."""
+"""Stream endpoints. Every stream shares the same auth options (Bearer, cookie, ?token=),
+per-user and global limits, heartbeat, headers and disconnect cleanup (EventStream)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,28 +12,29 @@ from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import authenticate, request_token
 from notifier_app.auth.security import token_expiry
+from notifier_app.blog.schemas import UserPublic
 from notifier_app.config import settings
-from notifier_app.realtime import limits, notifier, registry, sse
-from notifier_app.realtime.feeds import NotificationFeed
+from notifier_app.realtime import chat, limits, registry, sse, status
+from notifier_app.realtime.feeds import ChannelFeed, NotificationFeed
 from notifier_app.realtime.registry import SubscriptionClosed
-from notifier_app.realtime.streams import EventStream
+from notifier_app.realtime.streams import EventStream, Feed
 
 router = APIRouter()
 
-STATUS_INTERVAL_SECONDS = 2.0
+MAX_ENTITIES = 20
 
 
-def _last_event_id(request: Request) -> int | None:
+def last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is None:
         return None
     raw = raw.strip()
-    # Not a number: treated as a fresh connect, not an error (the spec says ignore it).
+    # Not a number: treated as a fresh connect, not an error.
     # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses (a 500).
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
-def _refused(kind: str) -> JSONResponse:
+def refused(kind: str) -> JSONResponse:
     if kind == "server":
         return JSONResponse(
             {"detail": "The server is at its stream limit; retry later"}, status_code=503, headers={"Retry-After": "5"}
@@ -44,21 +46,25 @@ def _refused(kind: str) -> JSONResponse:
     )
 
 
-@router.get("/notifications/stream", response_model=None, responses={401: {}, 429: {}, 503: {}})
-async def notification_stream(request: Request) -> EventStream | JSONResponse:
+def invalid(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaitable[Feed]]) -> EventStream | JSONResponse:
+    """Authenticate, check the caps, open the feed, stream it."""
     cfg = settings()
-    refusal = limits.refusal("", per_user=cfg.max_streams_per_user, total=cfg.max_streams)
-    if refusal == "server":
-        return _refused(refusal)
+    if limits.refusal("", per_user=cfg.max_streams_per_user, total=cfg.max_streams) == "server":
+        return refused("server")  # before any work: a full server answers at once
     user = await run_in_threadpool(authenticate, request, allow_query=True)
     slot = f"user:{user.id}"
     if refusal := limits.refusal(slot, per_user=cfg.max_streams_per_user, total=cfg.max_streams):
-        return _refused(refusal)
-    # Take the slot now: opening the feed awaits, and requests checked meanwhile must see it.
+        return refused(refusal)
+    # Take the slot now: opening the feed awaits, and requests checked meanwhile must see it
+    # (else a burst of connects all pass the check and overshoot both caps).
     limits.acquire(slot)
     try:
         token, _ = request_token(request, allow_query=True)
-        feed = await NotificationFeed.open(registry, user.id, _last_event_id(request))
+        feed = await open_feed(user)
         return EventStream(
             feed,
             heartbeat=cfg.heartbeat_seconds,
@@ -73,27 +79,58 @@ async def notification_stream(request: Request) -> EventStream | JSONResponse:
         raise
 
 
-def status_snapshot() -> dict:
-    """Counts from this process. Runs on the event loop thread (it walks the registry)."""
-    return {
-        "connections": registry.total(),
-        "streams": limits.total,
-        "users": registry.channel_count("user"),
-        "channels": registry.connection_counts(),
-        "eventsPublished": dict(notifier.events_published),
-        "droppedSubscribers": registry.dropped,
-        "uptimeSeconds": round(time.monotonic() - notifier.started, 1),
-        "tasks": len(asyncio.all_tasks()),
-    }
+@router.get("/notifications/stream", response_model=None, responses={401: {}, 429: {}, 503: {}})
+async def notification_stream(request: Request) -> EventStream | JSONResponse:
+    resume = last_event_id(request)
+    return await user_stream(request, lambda user: NotificationFeed.open(registry, user.id, resume))
+
+
+@router.get("/realtime/stream", response_model=None, responses={401: {}, 422: {}, 429: {}, 503: {}})
+async def entity_stream(request: Request) -> EventStream | JSONResponse:
+    """Updates of the entities named by `entity=<type>:<id>` (repeatable)."""
+    entities = request.query_params.getlist("entity")
+    if not entities or len(entities) > MAX_ENTITIES:
+        return invalid(f"Give 1 to {MAX_ENTITIES} entity=<type>:<id> parameters")
+    channels = []
+    for entity in entities:
+        entity_type, _, entity_id = entity.partition(":")
+        if not (chat.valid_name(entity_type) and chat.valid_name(entity_id)):
+            return invalid(f"Invalid entity {entity[:80]!r}: <type>:<id>, each 1-64 letters, digits, - or _")
+        channels.append(("entity", f"{entity_type}:{entity_id}"))
+
+    async def open_feed(_user: UserPublic) -> ChannelFeed:
+        return ChannelFeed(registry.subscribe(*channels))
+
+    return await user_stream(request, open_feed)
+
+
+@router.get("/chat/stream", response_model=None, responses={401: {}, 422: {}, 429: {}, 503: {}})
+async def chat_stream(request: Request) -> EventStream | JSONResponse:
+    """A chat room: its kept history (after Last-Event-ID, if given), then live messages."""
+    room = request.query_params.get("room", "")
+    if not chat.valid_name(room):
+        return invalid("room must be 1-64 letters, digits, - or _")
+    resume = last_event_id(request)
+
+    async def open_feed(_user: UserPublic) -> ChannelFeed:
+        subscription = registry.subscribe(chat.room_channel(room))
+        try:
+            backlog = await asyncio.to_thread(chat.history, room, resume)
+        except BaseException:
+            subscription.close()
+            raise
+        return ChannelFeed(subscription, backlog)
+
+    return await user_stream(request, open_feed)
 
 
 @router.get("/system/status")
 async def system_status() -> dict:
-    return status_snapshot()
+    return status.snapshot()
 
 
 class StatusFeed:
-    """The status snapshot every STATUS_INTERVAL_SECONDS (public, so it counts toward the global cap)."""
+    """The status snapshot every few seconds (public, so it counts toward the global cap)."""
 
     def __init__(self) -> None:
         self._closed = asyncio.Event()
@@ -102,13 +139,13 @@ class StatusFeed:
     async def next_frame(self, timeout: float) -> bytes | None:
         if not self._first:
             try:
-                await asyncio.wait_for(self._closed.wait(), min(timeout, STATUS_INTERVAL_SECONDS))
+                await asyncio.wait_for(self._closed.wait(), min(timeout, status.SAMPLE_EVERY_SECONDS))
             except TimeoutError:
                 pass
         self._first = False
         if self._closed.is_set():
             raise SubscriptionClosed
-        return sse.frame(status_snapshot(), event="status")
+        return sse.frame(status.snapshot(), event="status")
 
     def close(self) -> None:
         self._closed.set()
@@ -118,6 +155,5 @@ class StatusFeed:
 async def system_status_stream() -> EventStream | JSONResponse:
     cfg = settings()
     if refusal := limits.refusal("system", per_user=cfg.max_streams, total=cfg.max_streams):
-        return _refused(refusal)
+        return refused(refusal)
     return EventStream(StatusFeed(), heartbeat=cfg.heartbeat_seconds, retry_ms=cfg.retry_ms, limits=limits, slot="system")
-

@@ -1,0 +1,76 @@
+"""What this process is doing: connections per channel kind, events per second, history.
+
+`snapshot()` must run on the event loop's thread (it walks the registry). The sampler
+keeps a few minutes of samples for the /system dashboard's chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from notifier_app.realtime import limits, notifier, registry
+
+SAMPLE_EVERY_SECONDS = 2.0
+HISTORY_SAMPLES = 150  # five minutes
+
+_samples: deque[dict] = deque(maxlen=HISTORY_SAMPLES)
+
+
+def _delivered_total() -> int:
+    dispatcher = notifier.dispatcher
+    return sum(dispatcher.delivered.values()) + sum(dispatcher.messages.values())
+
+
+def _events_per_second() -> float:
+    if len(_samples) < 2:
+        return 0.0
+    first, last = _samples[-2], _samples[-1]
+    elapsed = last["t"] - first["t"]
+    return round((last["delivered"] - first["delivered"]) / elapsed, 2) if elapsed > 0 else 0.0
+
+
+def snapshot() -> dict:
+    counts = registry.connection_counts()
+    return {
+        "connections": sum(counts.values()),
+        "connectionsByKind": counts,
+        "streams": limits.total,
+        "users": registry.channel_count("user"),
+        "eventsPublished": dict(notifier.dispatcher.delivered + notifier.dispatcher.messages),
+        "eventsPerSecond": _events_per_second(),
+        "droppedSubscribers": registry.dropped,
+        "uptimeSeconds": round(time.monotonic() - notifier.started, 1),
+        "tasks": len(asyncio.all_tasks()),
+    }
+
+
+def history() -> list[dict]:
+    """[{time (unix s), connections, eventsPerSecond}] for the last few minutes."""
+    out = []
+    previous = None
+    for sample in _samples:
+        rate = 0.0
+        if previous is not None and sample["t"] > previous["t"]:
+            rate = (sample["delivered"] - previous["delivered"]) / (sample["t"] - previous["t"])
+        out.append({"time": sample["wall"], "connections": sample["connections"], "eventsPerSecond": round(rate, 2)})
+        previous = sample
+    return out
+
+
+def take_sample() -> None:
+    _samples.append(
+        {
+            "t": time.monotonic(),
+            "wall": time.time(),
+            "connections": sum(registry.connection_counts().values()),
+            "delivered": _delivered_total(),
+        }
+    )
+
+
+async def sample_forever() -> None:
+    while True:
+        take_sample()
+        await asyncio.sleep(SAMPLE_EVERY_SECONDS)
