@@ -7,7 +7,7 @@ import reflex as rx
 from notifier_app import texts
 from notifier_app.api.app import create_api
 from notifier_app.lifespan import realtime_lifespan
-from notifier_app.pages import account, feed, inbox, new_post, post
+from notifier_app.pages import account, chat, feed, inbox, new_post, post, system
 
 app = rx.App(
     api_transformer=create_api(),
@@ -22,3 +22,5 @@ app.add_page(post.post_page, route="/posts/[post_id]", title=texts.APP_NAME, on_
 app.add_page(account.login_page, route="/login", title=texts.LOGIN_TITLE, on_load=account.LOGIN_ON_LOAD)
 app.add_page(account.signup_page, route="/signup", title=texts.SIGNUP_TITLE, on_load=account.SIGNUP_ON_LOAD)
 app.add_page(inbox.inbox_page, route="/notifications", title=texts.INBOX_TITLE, on_load=inbox.ON_LOAD)
+app.add_page(chat.chat_page, route="/chat", title=texts.CHAT_TITLE, on_load=chat.ON_LOAD)
+app.add_page(system.system_page, route="/system", title=texts.SYSTEM_TITLE, on_load=system.ON_LOAD)

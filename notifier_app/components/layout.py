@@ -34,6 +34,8 @@ def navbar() -> rx.Component:
             rx.hstack(
                 connection_dot(),
                 bell(),
+                rx.link(texts.NAV_CHAT, href="/chat", id="nav-chat"),
+                rx.cond(SessionState.is_admin, rx.link(texts.NAV_SYSTEM, href="/system", id="nav-system")),
                 rx.link(texts.NAV_WRITE, href="/posts/new", id="nav-write"),
                 rx.text(SessionState.nickname, weight="bold", id="nav-nickname"),
                 logout_button(),

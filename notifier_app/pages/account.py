@@ -19,7 +19,7 @@ class AccountFormState(rx.State):
     next_path: str = "/"
 
     def _param(self, name: str, limit: int) -> str:
-        value = self.router.page.params.get(name, "")
+        value = self.router.url.query_parameters.get(name, "")
         return value[:limit] if isinstance(value, str) else ""
 
     @rx.event

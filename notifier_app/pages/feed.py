@@ -8,25 +8,48 @@ from notifier_app import texts
 from notifier_app.blog import services
 from notifier_app.components.layout import page
 from notifier_app.pages.views import post_view
+from notifier_app.realtime.listener import FEED_CHANNEL
+from notifier_app.state.live import LiveState
 from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 PAGE_SIZE = 10
 
 
-class FeedState(rx.State):
+class FeedState(LiveState):
     posts: list[dict[str, str]] = []
     page_number: int = 1
     page_count: int = 1
+    new_posts: int = 0
 
     @rx.event
     def load(self):
-        raw = self.router.page.params.get("page", "1")
+        raw = self.router.url.query_parameters.get("page", "1")
         number = int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 100_000 else 1
         result = services.list_posts(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         self.page_number = number
         self.page_count = max(1, -(-result.total // PAGE_SIZE))
         self.posts = [post_view(p) for p in result.items]
+        self.new_posts = 0
+
+    @rx.event(background=True)
+    async def follow_posts(self):
+        """Count posts by others since the feed was loaded, for the "new posts" bar."""
+        # Background handlers start at once, not after load_session: read the cookie here.
+        async with self:
+            me = str((await self.get_state(SessionState)).acting_user_id())
+
+        def apply(batch):
+            if batch is None:
+                self.new_posts += 1  # fell behind: at least one; the bar reloads anyway
+                return
+            self.new_posts += sum(1 for m in batch if str(m.data.get("data", {}).get("authorId")) != me)
+
+        await self.follow([FEED_CHANNEL], apply)
+
+    @rx.event
+    def show_new_posts(self):
+        return rx.redirect("/") if self.page_number != 1 else FeedState.load
 
 
 def post_card(post: dict) -> rx.Component:
@@ -71,9 +94,27 @@ def pager() -> rx.Component:
     )
 
 
+def new_posts_bar() -> rx.Component:
+    return rx.cond(
+        FeedState.new_posts > 0,
+        rx.button(
+            rx.icon("arrow-up", size=14),
+            texts.NEW_POSTS_PREFIX,
+            FeedState.new_posts.to_string(),
+            texts.NEW_POSTS_SUFFIX,
+            on_click=FeedState.show_new_posts,
+            id="new-posts-bar",
+            variant="soft",
+            radius="full",
+            width="100%",
+        ),
+    )
+
+
 def feed_page() -> rx.Component:
     return page(
         rx.heading(texts.FEED_TITLE, size="6"),
+        new_posts_bar(),
         rx.cond(
             FeedState.posts.length() > 0,
             rx.vstack(rx.foreach(FeedState.posts, post_card), spacing="3", width="100%", id="feed"),
@@ -83,4 +124,4 @@ def feed_page() -> rx.Component:
     )
 
 
-ON_LOAD = on_load(FeedState.load)
+ON_LOAD = on_load(FeedState.load, FeedState.follow_posts)

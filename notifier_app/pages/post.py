@@ -10,11 +10,13 @@ from notifier_app.blog import services
 from notifier_app.blog.schemas import CommentIn
 from notifier_app.components.layout import error_callout, page
 from notifier_app.pages.views import comment_view, post_view
+from notifier_app.realtime.listener import post_channel
+from notifier_app.state.live import LiveState
 from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
 
-class PostState(rx.State):
+class PostState(LiveState):
     post: dict[str, str] = {}
     comments: list[dict[str, str]] = []
     found: bool = True
@@ -22,8 +24,9 @@ class PostState(rx.State):
     _post_id: int | None = None
 
     def _requested_id(self) -> int | None:
-        raw = self.router.page.params.get("post_id", "")
-        return int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 2**31 else None
+        # /posts/<id>: read from the URL, so the background follower needs nothing from load.
+        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
 
     def _refresh(self, post_id: int | None) -> None:
         try:
@@ -41,9 +44,19 @@ class PostState(rx.State):
         self._refresh(self._requested_id())
         # The comments render after load, too late for the browser's own #comment-<id>
         # jump (toasts link there): scroll once they are in.
-        _, _, fragment = self.router.page.raw_path.partition("#")
+        fragment = self.router.url.fragment
         if fragment.startswith("comment-") and fragment[len("comment-"):].isdigit():
             return rx.scroll_to(fragment)
+
+    @rx.event(background=True)
+    async def follow_comments(self):
+        """Someone else's comment shows up (with the count) without a reload."""
+        # Background handlers start at once, not after load: read the URL here.
+        async with self:
+            post_id = self._requested_id()
+        if post_id is None:
+            return
+        await self.follow([post_channel(post_id)], lambda _batch: self._refresh(post_id))
 
     @rx.event
     async def add_comment(self, form: dict):
@@ -137,4 +150,4 @@ def post_page() -> rx.Component:
     )
 
 
-ON_LOAD = on_load(PostState.load)
+ON_LOAD = on_load(PostState.load, PostState.follow_comments)

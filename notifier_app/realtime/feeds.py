@@ -91,12 +91,17 @@ class NotificationFeed:
 
 
 class ChannelFeed:
-    """Messages from one or more channels, after an optional history (deduplicated by id)."""
+    """Messages from one or more channels, after an optional history (deduplicated by id).
+
+    Channel messages are published without a global order (two chat sends race from their
+    threads to the loop), so a live message with a lower id than one already sent is still
+    new: only the ids that the history itself replayed are skipped.
+    """
 
     def __init__(self, subscription: Subscription, backlog: list | None = None) -> None:
         self.subscription = subscription
         self._backlog = list(backlog or [])
-        self.last_id = max((m.id for m in self._backlog if m.id is not None), default=None)
+        self._replayed = frozenset(m.id for m in self._backlog if m.id is not None)
 
     async def next_batch(self, timeout: float) -> list | None:
         if self._backlog:
@@ -105,14 +110,7 @@ class ChannelFeed:
         item = await self.subscription.next_item(timeout)
         if item is None:
             return None
-        batch = []
-        for message in (item, *self.subscription.drain()):
-            if message.id is not None:
-                if self.last_id is not None and message.id <= self.last_id:
-                    continue  # replayed already
-                self.last_id = message.id
-            batch.append(message)
-        return batch
+        return [m for m in (item, *self.subscription.drain()) if m.id is None or m.id not in self._replayed]
 
     async def next_frame(self, timeout: float) -> bytes | None:
         while True:

@@ -31,10 +31,17 @@ def _events_per_second() -> float:
     return round((last["delivered"] - first["delivered"]) / elapsed, 2) if elapsed > 0 else 0.0
 
 
+def _connections_by_kind() -> dict[str, int]:
+    """Open subscriptions per channel kind, each counted once: one stream following
+    `entity=post:1&entity=feed:posts` is one entity connection, not two (which
+    `registry.connection_counts()`, counting per channel, would say)."""
+    return {kind: len(set().union(*keys.values())) for kind, keys in registry._kinds.items()}
+
+
 def snapshot() -> dict:
-    counts = registry.connection_counts()
+    counts = _connections_by_kind()
     return {
-        "connections": sum(counts.values()),
+        "connections": registry.total(),
         "connectionsByKind": counts,
         "streams": limits.total,
         "users": registry.channel_count("user"),
@@ -64,7 +71,7 @@ def take_sample() -> None:
         {
             "t": time.monotonic(),
             "wall": time.time(),
-            "connections": sum(registry.connection_counts().values()),
+            "connections": registry.total(),
             "delivered": _delivered_total(),
         }
     )

@@ -17,6 +17,7 @@ from notifier_app.blog import services
 class SessionState(rx.State):
     nickname: str = ""
     logged_in: bool = False
+    is_admin: bool = False
     _user_id: int | None = None
 
     def acting_user_id(self) -> int | None:
@@ -39,3 +40,4 @@ class SessionState(rx.State):
         self._user_id = user.id if user else None
         self.nickname = user.nickname if user else ""
         self.logged_in = user is not None
+        self.is_admin = bool(user and user.is_admin)

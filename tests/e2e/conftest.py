@@ -11,6 +11,7 @@ from playwright.sync_api import sync_playwright
 from tests.support.server import ARTIFACTS, AppServer, fresh_database_url
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_EMAIL = "admin@example.com"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -20,7 +21,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory):
     db_url = fresh_database_url(tmp_path_factory.mktemp("web-db"))
-    with AppServer(db_url=db_url, backend_only=False, name="web", env={"NOTIFIER_TOAST_SECONDS": "4"}) as server:
+    env = {"NOTIFIER_TOAST_SECONDS": "4", "NOTIFIER_ADMIN_EMAILS": ADMIN_EMAIL}
+    with AppServer(db_url=db_url, backend_only=False, name="web", env=env) as server:
         yield server
     assert "Traceback" not in server.log_text(), server.log_tail(80)
 

@@ -243,3 +243,43 @@ class RawStream:
         except OSError:
             pass
         self.sock.close()
+
+
+# -- helpers for the issue 6 streams (notices, entity updates, chat, status) --------------
+
+
+def signup_as(base_url: str, email: str, nickname: str, password: str = "password-123") -> Account:
+    """Sign up with a given email (e.g. one listed in NOTIFIER_ADMIN_EMAILS)."""
+    r = httpx.post(f"{base_url}/api/auth/signup", json={"email": email, "nickname": nickname, "password": password})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Account(id=body["user"]["id"], email=email, nickname=nickname, token=body["token"])
+
+
+def me(base_url: str, who: Account) -> dict:
+    r = httpx.get(f"{base_url}/api/me", headers=who.headers, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def send_notice(base_url: str, who: Account | None, body: dict, **kw) -> httpx.Response:
+    """POST /notifications/send as `who` (None: no credentials); the response, unchecked."""
+    headers = who.headers if who is not None else {}
+    return httpx.post(f"{base_url}/notifications/send", json=body, headers=headers, timeout=10, **kw)
+
+
+def update_entity(base_url: str, who: Account | None, body: dict, **kw) -> httpx.Response:
+    """POST /realtime/update as `who`; the response, unchecked."""
+    headers = who.headers if who is not None else {}
+    return httpx.post(f"{base_url}/realtime/update", json=body, headers=headers, timeout=10, **kw)
+
+
+def send_chat(base_url: str, who: Account | None, room: str, message: str, **kw) -> httpx.Response:
+    """POST /chat/send as `who`; the response, unchecked."""
+    headers = who.headers if who is not None else {}
+    return httpx.post(f"{base_url}/chat/send", json={"roomId": room, "message": message}, headers=headers, timeout=10, **kw)
+
+
+def entity_params(*entities: str) -> list[tuple[str, str]]:
+    """Query parameters for GET /realtime/stream (one `entity` per name)."""
+    return [("entity", e) for e in entities]

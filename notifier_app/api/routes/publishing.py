@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,14 @@ Action = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strict=True, populate_by_name=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # As for the blog's inputs: PostgreSQL cannot store text with NUL in it (a 500).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class NoticeIn(_Input):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -41,9 +50,12 @@ class EntityUpdateIn(_Input):
     @field_validator("data")
     @classmethod
     def _small(cls, value: Any) -> Any:
-        from notifier_app.realtime.sse import dumps
-
-        if len(dumps(value)) > 16_384:
+        # Python's JSON parser takes NaN/Infinity, which no browser's JSON.parse would read back.
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise ValueError("data must be standard JSON (no NaN or Infinity)") from None
+        if len(encoded) > 16_384:
             raise ValueError("data must encode to at most 16 KiB of JSON")
         return value
 
