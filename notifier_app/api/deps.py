@@ -58,11 +58,11 @@ def authenticate(request: Request, *, allow_query: bool = False) -> UserPublic:
     try:
         user_id = decode_token(token)
     except InvalidToken:
-        raise HTTPException(401, "Not authenticated: a valid token is required", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "Not authenticated: a valid token is required", {"WWW-Authenticate": "Bearer"}) from None
     try:
         user = services.get_user(user_id)
     except services.NotFound:
-        raise HTTPException(401, "Not authenticated: the account no longer exists")
+        raise HTTPException(401, "Not authenticated: the account no longer exists") from None
     if from_cookie and request.method in UNSAFE_METHODS and not origin_allowed(request):
         raise HTTPException(403, "Cross-origin request refused")
     return user

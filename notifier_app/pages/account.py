@@ -9,7 +9,6 @@ from notifier_app import texts
 from notifier_app.components.layout import backend_url, error_callout, field, page
 from notifier_app.components.native_form import native_form
 from notifier_app.state.page_load import on_load
-from notifier_app.state.session import SessionState
 
 
 class AccountFormState(rx.State):
