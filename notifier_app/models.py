@@ -93,7 +93,7 @@ class ChatMessage(SQLModel, table=True):
     """A chat room message; only the newest few per room are kept (for replay on join)."""
 
     __tablename__ = "chat_messages"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (sa.Index("ix_chat_messages_room", "room", "id"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     room: str = Field(max_length=64)

@@ -43,7 +43,10 @@ SIGNUP_SUBMIT = "가입하기"
 TO_SIGNUP = "계정이 없나요? 회원가입"
 TO_LOGIN = "이미 계정이 있나요? 로그인"
 
-LOGIN_ERRORS = {"credentials": "이메일 또는 비밀번호가 올바르지 않아요."}
+LOGIN_ERRORS = {
+    "credentials": "이메일 또는 비밀번호가 올바르지 않아요.",
+    "origin": "다른 사이트에서 보낸 요청은 받을 수 없어요. 여기서 다시 로그인해 주세요.",
+}
 SIGNUP_ERRORS = {
     "taken": "이미 가입된 이메일이에요.",
     "email": "올바른 이메일 주소를 입력해 주세요.",

@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_serializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_serializer, field_validator
 
-Nickname = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Body = Annotated[str, StringConstraints(max_length=20_000)]
-CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+def no_nul(value: str) -> str:
+    """PostgreSQL cannot store NUL in text (and no person types one)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(no_nul)
+Nickname = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30), NoNul]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256), NoNul]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+Body = Annotated[str, StringConstraints(max_length=20_000), NoNul]
+CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), NoNul]
 
 
 def iso_utc(value: datetime) -> str:
@@ -40,8 +48,8 @@ class SignupIn(_Input):
 
 
 class LoginIn(_Input):
-    email: str = Field(min_length=1, max_length=320)
-    password: str = Field(min_length=1, max_length=256)
+    email: Annotated[str, Field(min_length=1, max_length=320), NoNul]
+    password: Annotated[str, Field(min_length=1, max_length=256), NoNul]
 
 
 class PostIn(_Input):

@@ -30,11 +30,21 @@ class NotificationFeed:
     @classmethod
     async def open(cls, registry: SubscriberRegistry, user_id: int, last_event_id: int | None) -> NotificationFeed:
         """Subscribe, then (when resuming after `last_event_id`) load what was missed."""
+        if last_event_id is None:
+            # A fresh connect means "from now on". "Now" is read before subscribing, and the
+            # feed then resumes from it: an event committed while we subscribe is replayed,
+            # not lost (read after subscribing, it would count as seen but never be sent).
+            now = await asyncio.to_thread(log.last_seq)
+            subscription = registry.subscribe(user_channel(user_id))
+            try:
+                feed = cls(subscription, user_id, now)
+                await feed._load_backlog()
+                return feed
+            except BaseException:
+                subscription.close()
+                raise
         subscription = registry.subscribe(user_channel(user_id))
         try:
-            if last_event_id is None:
-                newest = await asyncio.to_thread(log.last_seq)
-                return cls(subscription, user_id, newest)
             feed = cls(subscription, user_id, last_event_id)
             await feed._resume(last_event_id)
             return feed
@@ -83,8 +93,41 @@ class NotificationFeed:
                 return batch
 
     async def next_frame(self, timeout: float) -> bytes | None:
-        batch = await self.next_batch(timeout)
-        return None if batch is None else b"".join(p.frame for p in batch)
+        if self._backlog or self._more_in_log:
+            batch = await self.next_batch(timeout)
+            return None if batch is None else b"".join(p.frame for p in batch)
+        # The hot path of every open stream (once per event per subscriber): the same as
+        # next_batch, without building a batch for the usual single event.
+        subscription = self.subscription
+        while True:
+            item: Published | None = await subscription.next_item(timeout)
+            if item is None:
+                return None
+            if not subscription._items:
+                if item.seq > self.last_seq:  # already replayed otherwise
+                    self.last_seq = item.seq
+                    return item.frame
+                continue
+            frames = []
+            for published in (item, *subscription.drain()):
+                if published.seq > self.last_seq:
+                    self.last_seq = published.seq
+                    frames.append(published.frame)
+            if frames:
+                return b"".join(frames)
+
+    @property
+    def live(self) -> bool:
+        """Nothing from the log is waiting to be sent first: a live item may go out at once."""
+        return not self._backlog and not self._more_in_log
+
+    def take_live(self, item: Published) -> bytes | None:
+        """The frame to write for a live item now, or None if it was replayed already.
+        Call `sent(item)` once it is written."""
+        return item.frame if item.seq > self.last_seq else None
+
+    def sent(self, item: Published) -> None:
+        self.last_seq = item.seq
 
     def close(self) -> None:
         self.subscription.close()

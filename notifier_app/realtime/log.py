@@ -22,6 +22,7 @@ from notifier_app.realtime import sse
 
 PRUNED_THROUGH = "notifications.pruned_through"
 REPLAY_LIMIT = 1000
+APPEND_LOCK = 0x6E6F7469  # "noti": the advisory lock key for appends on PostgreSQL
 # The largest seq a row can have: `seq` is a 32-bit INTEGER on PostgreSQL (64-bit on
 # SQLite). Larger numbers from clients are clamped, never sent: PostgreSQL would refuse
 # them ("integer out of range").
@@ -75,6 +76,10 @@ def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id
         payload=sse.dumps(event),
     )
     with db.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            # Sequence values are taken at insert but seen at commit: serialise appends so
+            # that commit order is seq order and a reader never sees seq N+1 before N.
+            s.exec(sa.text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK))
         s.add(row)
         s.commit()
         s.refresh(row)

@@ -254,8 +254,13 @@ def assert_same_site(base_url: str, url) -> None:
     assert f"{url.scheme}://{url.netloc}" in ("://", base_url), f"redirect left the site: {url.geturl()}"
 
 
-def test_form_login_redirects_with_cookie(base_url):
-    account = signup(base_url, "form-login")
+@pytest.fixture(scope="module")
+def form_user(base_url):
+    return signup(base_url, "form-user")
+
+
+def test_form_login_redirects_with_cookie(base_url, form_user):
+    account = form_user
     r = form_post(base_url, "/auth/login", {"email": account.email, "password": PASSWORD, "next": "/posts/7"})
     url = location(r)
     assert_same_site(base_url, url)
@@ -274,8 +279,8 @@ def test_form_login_redirects_with_cookie(base_url):
     ],
     ids=["wrong-password", "unknown-email", "no-email", "no-password"],
 )
-def test_form_login_failure_redirects_back_with_error(base_url, data):
-    account = signup(base_url, "form-bad")
+def test_form_login_failure_redirects_back_with_error(base_url, form_user, data):
+    account = form_user
     r = form_post(base_url, "/auth/login", {"email": account.email, "password": PASSWORD, **data})
     url = location(r)
     assert_same_site(base_url, url)
@@ -288,8 +293,8 @@ def test_form_login_failure_redirects_back_with_error(base_url, data):
 @pytest.mark.parametrize(
     "next_url", ["http://evil.example/", "//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)", ""]
 )
-def test_form_login_does_not_follow_foreign_next(base_url, next_url):
-    account = signup(base_url, "form-next")
+def test_form_login_does_not_follow_foreign_next(base_url, form_user, next_url):
+    account = form_user
     r = form_post(base_url, "/auth/login", {"email": account.email, "password": PASSWORD, "next": next_url})
     url = location(r)
     assert_same_site(base_url, url)
@@ -298,8 +303,8 @@ def test_form_login_does_not_follow_foreign_next(base_url, next_url):
     assert_session_cookie(r)
 
 
-def test_form_login_with_explicit_content_type_header(base_url):
-    account = signup(base_url, "form-ct")
+def test_form_login_with_explicit_content_type_header(base_url, form_user):
+    account = form_user
     body = f"email={account.email}&password={PASSWORD}".replace("@", "%40")
     r = httpx.post(f"{base_url}/auth/login", content=body, headers=FORM, follow_redirects=False)
     assert location(r).path == "/"

@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import httpx
@@ -247,6 +248,18 @@ class RawStream:
 
 # -- helpers for the issue 6 streams (notices, entity updates, chat, status) --------------
 
+_shared_client: httpx.Client | None = None
+
+
+def http() -> httpx.Client:
+    """One keep-alive client for quick requests (a new httpx client costs ~0.1 s to make).
+    It keeps no cookies: a login's session cookie must not authenticate later requests."""
+    global _shared_client
+    if _shared_client is None:
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        _shared_client = httpx.Client(timeout=httpx.Timeout(10.0), cookies=no_cookies)
+    return _shared_client
+
 
 def signup_as(base_url: str, email: str, nickname: str, password: str = "password-123") -> Account:
     """Sign up with a given email (e.g. one listed in NOTIFIER_ADMIN_EMAILS)."""
@@ -257,7 +270,7 @@ def signup_as(base_url: str, email: str, nickname: str, password: str = "passwor
 
 
 def me(base_url: str, who: Account) -> dict:
-    r = httpx.get(f"{base_url}/api/me", headers=who.headers, timeout=5)
+    r = http().get(f"{base_url}/api/me", headers=who.headers)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -265,19 +278,19 @@ def me(base_url: str, who: Account) -> dict:
 def send_notice(base_url: str, who: Account | None, body: dict, **kw) -> httpx.Response:
     """POST /notifications/send as `who` (None: no credentials); the response, unchecked."""
     headers = who.headers if who is not None else {}
-    return httpx.post(f"{base_url}/notifications/send", json=body, headers=headers, timeout=10, **kw)
+    return http().post(f"{base_url}/notifications/send", json=body, headers=headers, **kw)
 
 
 def update_entity(base_url: str, who: Account | None, body: dict, **kw) -> httpx.Response:
     """POST /realtime/update as `who`; the response, unchecked."""
     headers = who.headers if who is not None else {}
-    return httpx.post(f"{base_url}/realtime/update", json=body, headers=headers, timeout=10, **kw)
+    return http().post(f"{base_url}/realtime/update", json=body, headers=headers, **kw)
 
 
 def send_chat(base_url: str, who: Account | None, room: str, message: str, **kw) -> httpx.Response:
     """POST /chat/send as `who`; the response, unchecked."""
     headers = who.headers if who is not None else {}
-    return httpx.post(f"{base_url}/chat/send", json={"roomId": room, "message": message}, headers=headers, timeout=10, **kw)
+    return http().post(f"{base_url}/chat/send", json={"roomId": room, "message": message}, headers=headers, **kw)
 
 
 def entity_params(*entities: str) -> list[tuple[str, str]]:

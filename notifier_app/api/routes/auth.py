@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from notifier_app.api.deps import CurrentUser, allowed_origins
+from notifier_app.api.deps import CurrentUser, allowed_origins, origin_allowed
 from notifier_app.auth.security import COOKIE_NAME, create_token
 from notifier_app.blog import services
 from notifier_app.blog.schemas import LoginIn, SignupIn, UserPublic
@@ -95,6 +95,16 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+def _cross_site(request: Request) -> RedirectResponse | None:
+    """Form posts from other sites are refused (login CSRF: signing someone into our
+    account, or out of theirs); they land back on our login page."""
+    if origin_allowed(request):
+        return None
+    from reflex.config import get_config
+
+    return RedirectResponse((get_config().deploy_url or "").rstrip("/") + "/login?error=origin", status_code=303)
+
+
 async def _form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", errors="replace")
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
@@ -109,6 +119,8 @@ def _back(request: Request, path: str, **query: str) -> RedirectResponse:
 
 @forms.post("/auth/login")
 async def login_form(request: Request) -> RedirectResponse:
+    if refused := _cross_site(request):
+        return refused
     form = await _form(request)
     email = form.get("email", "")
     try:
@@ -122,6 +134,8 @@ async def login_form(request: Request) -> RedirectResponse:
 
 @forms.post("/auth/signup")
 async def signup_form(request: Request) -> RedirectResponse:
+    if refused := _cross_site(request):
+        return refused
     form = await _form(request)
     email, nickname = form.get("email", ""), form.get("nickname", "")
     try:
@@ -139,6 +153,8 @@ async def signup_form(request: Request) -> RedirectResponse:
 
 @forms.post("/auth/logout")
 async def logout_form(request: Request) -> RedirectResponse:
+    if refused := _cross_site(request):
+        return refused
     response = _back(request, "/login")
     clear_session_cookie(response)
     return response

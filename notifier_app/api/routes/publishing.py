@@ -7,12 +7,13 @@ import json
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import CurrentUser
 from notifier_app.blog import services
+from notifier_app.blog.schemas import NoNul, UserPublic
 from notifier_app.realtime import chat, events, notifier
 from notifier_app.realtime.messages import Message
 
@@ -25,18 +26,10 @@ Action = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strict=True, populate_by_name=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # As for the blog's inputs: PostgreSQL cannot store text with NUL in it (a 500).
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
 
 class NoticeIn(_Input):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), NoNul]
     level: Literal["info", "success", "warning", "error"] = "info"
     user_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(default=None, alias="userIds", max_length=1_000)
 
@@ -46,6 +39,12 @@ class EntityUpdateIn(_Input):
     entity_id: Name = Field(alias="entityId")
     action: Action
     data: Any = None
+
+    @field_validator("entity_id", mode="before")
+    @classmethod
+    def _numeric_ids_too(cls, value: Any) -> Any:
+        # Clients send database ids as JSON numbers; 5 and "5" name the same entity.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("data")
     @classmethod
@@ -62,17 +61,24 @@ class EntityUpdateIn(_Input):
 
 class ChatIn(_Input):
     room_id: Name = Field(alias="roomId")
-    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000), NoNul]
+
+
+def admin_user(user: CurrentUser) -> UserPublic:
+    # A dependency, so that it answers before the body is validated: a non-admin gets 403
+    # whatever they send, never a 422 describing what an admin's request should look like.
+    if not user.is_admin:
+        raise HTTPException(403, "Only admins can send notices")
+    return user
 
 
 @router.post("/notifications/send", status_code=202)
-async def send_notice(data: NoticeIn, user: CurrentUser) -> dict:
-    if not user.is_admin:
-        raise HTTPException(403, "Only admins can send notices")
+async def send_notice(data: NoticeIn, user: Annotated[UserPublic, Depends(admin_user)]) -> dict:
     event = events.notice(
         title=data.title, message=data.message, level=data.level, author_id=user.id, author_nickname=user.nickname
     )
     if data.user_ids is None:
+        event["noticeId"] = event["id"]  # the same shape as a notice to listed users
         await notifier.publish(event)
         return {"id": event["id"]}
     recipients = sorted(set(data.user_ids))
