@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,7 +36,9 @@ class Subscription(Generic[T]):
     Use it as a context manager (or call `close`): leaving it unregisters it at once.
     """
 
-    __slots__ = ("_registry", "channels", "_items", "_maxsize", "_waiter", "closed", "overflowed")
+    __slots__ = (
+        "_registry", "channels", "_items", "_maxsize", "_waiter", "_deadline", "_timer", "sink", "closed", "overflowed"
+    )
 
     def __init__(self, registry: SubscriberRegistry, channels: tuple[Channel, ...], maxsize: int) -> None:
         self._registry = registry
@@ -44,14 +46,25 @@ class Subscription(Generic[T]):
         self._items: deque[T] = deque()
         self._maxsize = maxsize
         self._waiter: asyncio.Future | None = None
+        self._deadline: float | None = None  # loop time at which the current wait times out
+        self._timer: asyncio.TimerHandle | None = None
+        # Optional: takes an item at once instead of buffering it (True: taken). The SSE
+        # stream sets one when its server writes at call time (see streams.py), so a
+        # broadcast writes to every socket in one pass, as Node does, instead of waking
+        # one task per subscriber. Only used while nothing is buffered, so order holds.
+        self.sink: Callable[[T], bool] | None = None
         self.closed = False
         self.overflowed = False
 
     def _offer(self, item: T) -> bool:
         """Buffer an item; False if the buffer is full (the caller then closes us)."""
-        if len(self._items) >= self._maxsize:
-            return False
-        self._items.append(item)
+        items = self._items
+        if items:
+            if len(items) >= self._maxsize:
+                return False
+        elif self.sink is not None and self.sink(item):
+            return True
+        items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -65,18 +78,44 @@ class Subscription(Generic[T]):
             raise SubscriptionClosed
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, _wake, waiter) if timeout is not None else None
+        if timeout is None:
+            self._deadline = None
+        else:
+            # One timer per subscription, not one per wait: a stream that gets an event
+            # every second with a 15 s timeout would otherwise create and cancel a timer
+            # per event. A timer that fires before the current deadline re-arms itself.
+            deadline = self._deadline = loop.time() + timeout
+            timer = self._timer
+            if timer is not None and (timer.when() > deadline or timer._loop is not loop):
+                timer.cancel()
+                timer = None
+            if timer is None:
+                self._timer = loop.call_at(deadline, self._on_timer)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
         if self._items:
             return self._items.popleft()
         if self.closed:
             raise SubscriptionClosed
         return None
+
+    def postpone(self, seconds: float) -> None:
+        """Restart the current wait's timeout (an item went out through the sink)."""
+        if self._deadline is not None and self._waiter is not None:
+            self._deadline = self._waiter.get_loop().time() + seconds
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or deadline is None or waiter.done():
+            return  # nobody is waiting with a timeout: the next wait arms a new timer
+        loop = waiter.get_loop()
+        if loop.time() >= deadline:
+            waiter.set_result(None)
+        else:
+            self._timer = loop.call_at(deadline, self._on_timer)
 
     def drain(self) -> list[T]:
         """Everything buffered now, without waiting."""
@@ -89,9 +128,13 @@ class Subscription(Generic[T]):
             return
         self.closed = True
         self.overflowed = overflow
+        self.sink = None
         if overflow:
             self._items.clear()
         self._registry._remove(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -113,11 +156,6 @@ class Subscription(Generic[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _wake(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 class SubscriberRegistry:

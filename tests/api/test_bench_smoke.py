@@ -1,0 +1,50 @@
+"""A smoke run of the fan-out benchmark's harness (bench/, issue 7) at C=50.
+
+It drives the real prod-mode app and the Node.js peer through every scenario with raw
+SSE connections and asserts that every subscriber got every event, exactly once — so
+the benchmark's figures are about complete deliveries, and the harness keeps working.
+No plotting (matplotlib is a bench-only extra) and no wait for an idle machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.cli import run_suite
+
+C = 50
+
+
+def test_every_subscriber_gets_every_event_at_c50():
+    started = time.monotonic()
+    results = run_suite(
+        [C],
+        ["ours", "node"],
+        quick=True,
+        workers=2,
+        idle_wait=0,
+        overrides={"broadcasts": 3, "targeted": 10, "burst": 5},
+        say=lambda _msg: None,
+    )
+    elapsed = time.monotonic() - started
+
+    runs = {r["target"]: r for r in results["runs"]}
+    assert set(runs) == {"ours", "node"}
+    for name, run in runs.items():
+        assert "error" not in run, f"{name}: {run.get('error')}"
+        assert run["connect"]["ok"] == C, f"{name}: {run['connect']}"
+        assert run["broadcast"]["delivered"] == run["broadcast"]["expected"] == 3 * C, f"{name}: {run['broadcast']}"
+        assert run["broadcast"]["complete"], name
+        # the targeted comments reach the post's author and nobody else
+        assert run["targeted"]["delivered"] == 10 and run["targeted"]["delivered_to_others"] == 0, run["targeted"]
+        assert run["burst"]["delivered"] == run["burst"]["expected"] == 5 * C, f"{name}: {run['burst']}"
+        assert run["duplicates"] == 0 and run["dropped_streams"] == 0, name
+        assert run["complete"], name
+        for section in ("broadcast", "targeted"):
+            assert 0 < run[section]["p50_ms"] <= run[section]["p99_ms"] < 10_000, (name, run[section])
+        assert run["burst"]["events_per_s"] > 0
+    # the table renders from these results (what `python -m bench` prints)
+    from bench import report
+
+    assert "broadcast p99" in report.table(results["runs"])
+    assert elapsed < 60, f"the smoke run took {elapsed:.0f}s"
