@@ -19,28 +19,10 @@ from pathlib import Path
 import httpx
 
 from tests.support.client import signup
+from tests.support.crowd import close_all, open_streams
 from tests.support.server import AppServer, fresh_database_url
 
 RESULTS = Path(__file__).parent / "results"
-
-
-async def open_streams(port: int, token: str, count: int, concurrency: int = 200):
-    gate = asyncio.Semaphore(concurrency)
-    request = (
-        f"GET /notifications/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
-    ).encode()
-
-    async def one():
-        async with gate:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request)
-            await writer.drain()
-            status = int((await asyncio.wait_for(reader.readline(), 60)).split()[1])
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
-            return status, writer
-
-    return await asyncio.gather(*(one() for _ in range(count)))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,8 +54,7 @@ async def scenario(server: AppServer, token: str, streams: int, requests: int) -
             "posts": await measure(server.url, "/api/posts", requests),
         }
     finally:
-        for _, writer in opened:
-            writer.transport.abort()
+        close_all(opened)
     return {"streams": streams, "all_200": statuses.count(200) == streams, "connect_seconds": round(connect_s, 1),
             "idle": idle, "with_streams_open": loaded}
 

@@ -10,34 +10,10 @@ import httpx
 import pytest
 
 from tests.support.client import signup
+from tests.support.crowd import close_all, open_streams
 from tests.support.server import AppServer, fresh_database_url
 
 STREAMS = 1_500
-
-
-async def open_streams(port: int, token: str, count: int, *, concurrency: int = 200) -> list[tuple[int, asyncio.StreamWriter]]:
-    """Open `count` SSE streams with raw sockets; returns (status, writer) once headers arrived."""
-    gate = asyncio.Semaphore(concurrency)
-    request = (
-        f"GET /notifications/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
-    ).encode()
-
-    async def one():
-        async with gate:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request)
-            await writer.drain()
-            status_line = await asyncio.wait_for(reader.readline(), 30)
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            return int(status_line.split()[1]), writer
-
-    return await asyncio.gather(*(one() for _ in range(count)))
-
-
-def close_all(opened) -> None:
-    for _, writer in opened:
-        writer.transport.abort()
 
 
 @pytest.fixture(scope="module")
