@@ -75,11 +75,12 @@ def toaster() -> rx.Component:
 
 def connection_dot() -> rx.Component:
     state = rx.cond(has_connection_errors, RECONNECTING, NotificationStream.status)
+    label = rx.match(state, (CONNECTED, texts.CONNECTED), (RECONNECTING, texts.RECONNECTING), texts.OFFLINE)
     return rx.tooltip(
         rx.box(
             id="connection-dot",
             data_status=state,
-            aria_label=rx.match(state, (CONNECTED, texts.CONNECTED), (RECONNECTING, texts.RECONNECTING), texts.OFFLINE),
+            aria_label=label,
             role="img",
             width="0.6rem",
             height="0.6rem",
@@ -87,7 +88,7 @@ def connection_dot() -> rx.Component:
             background=rx.match(state, (CONNECTED, "var(--green-9)"), (RECONNECTING, "var(--amber-9)"), "var(--gray-8)"),
             box_shadow="0 0 0 3px var(--gray-a3)",
         ),
-        content=rx.match(state, (CONNECTED, texts.CONNECTED), (RECONNECTING, texts.RECONNECTING), texts.OFFLINE),
+        content=label,
     )
 
 
