@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -50,6 +50,11 @@ def engine() -> sa.Engine:
 def session() -> Iterator[Session]:
     with Session(engine(), expire_on_commit=False) as s:
         yield s
+
+
+def after_commit(s: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once `s` has committed (never, if it rolls back), in the committing thread."""
+    sa.event.listen(s, "after_commit", lambda _session: callback(), once=True)
 
 
 def migrate(url: str | None = None) -> None:

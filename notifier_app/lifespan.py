@@ -128,6 +128,7 @@ async def realtime_lifespan(starlette_app=None):
         install_stream_handoff(starlette_app)
     notifier.broker = make_broker()
     await notifier.broker.start()
+    notifier.start()
     bus.start()
     if not _listener_attached:
         listener.register(bus, notifier)
@@ -144,4 +145,5 @@ async def realtime_lifespan(starlette_app=None):
         if pruner is not None:
             pruner.cancel()
         await bus.drain()
+        await notifier.drain()
         await notifier.broker.stop()

@@ -1,4 +1,4 @@
-"""Domain events the blog emits after a write has been committed."""
+"""Domain events the blog emits inside the transaction of the write they describe."""
 
 from __future__ import annotations
 

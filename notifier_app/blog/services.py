@@ -2,7 +2,7 @@
 
 Each function takes already-validated input (see schemas.py), does its database work in
 one short transaction and returns public views. Writes emit a domain event on the bus
-after the commit; what happens next (notifications) is not the blog's business.
+inside their transaction; what happens next (notifications) is not the blog's business.
 """
 
 from __future__ import annotations
@@ -163,17 +163,18 @@ def create_post(author_id: int, data: PostIn) -> PostPublic:
             raise NotFound(f"user {author_id}")
         post = Post(author_id=author_id, title=data.title, body=data.body)
         s.add(post)
-        s.commit()
-        s.refresh(post)
-    bus.emit(
-        PostCreated(
-            post_id=post.id,
-            title=post.title,
-            author_id=author.id,
-            author_nickname=author.nickname,
-            created_at=post.created_at,
+        s.flush()  # its id, for the event
+        bus.emit(
+            PostCreated(
+                post_id=post.id,
+                title=post.title,
+                author_id=author.id,
+                author_nickname=author.nickname,
+                created_at=post.created_at,
+            ),
+            session=s,
         )
-    )
+        s.commit()
     return PostPublic(
         id=post.id,
         title=post.title,
@@ -194,19 +195,20 @@ def create_comment(author_id: int, post_id: int, data: CommentIn) -> CommentPubl
             raise NotFound(f"post {post_id}")
         comment = Comment(post_id=post_id, author_id=author_id, content=data.content)
         s.add(comment)
-        s.commit()
-        s.refresh(comment)
-    bus.emit(
-        CommentCreated(
-            comment_id=comment.id,
-            post_id=post.id,
-            post_author_id=post.author_id,
-            content=comment.content,
-            author_id=author.id,
-            author_nickname=author.nickname,
-            created_at=comment.created_at,
+        s.flush()  # its id, for the event
+        bus.emit(
+            CommentCreated(
+                comment_id=comment.id,
+                post_id=post.id,
+                post_author_id=post.author_id,
+                content=comment.content,
+                author_id=author.id,
+                author_nickname=author.nickname,
+                created_at=comment.created_at,
+            ),
+            session=s,
         )
-    )
+        s.commit()
     return CommentPublic(
         id=comment.id,
         content=comment.content,

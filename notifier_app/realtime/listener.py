@@ -1,6 +1,12 @@
-"""Turns the blog's domain events into notifications (who hears of what)."""
+"""Turns the blog's domain events into notifications (who hears of what).
+
+Notifications are stored in the blog write's own transaction (see bus.py) and published
+when it commits; entity updates (live pages) are ephemeral and follow the commit.
+"""
 
 from __future__ import annotations
+
+from sqlmodel import Session
 
 from notifier_app.blog.events import CommentCreated, PostCreated
 from notifier_app.bus import EventBus
@@ -16,7 +22,7 @@ def post_channel(post_id: int) -> tuple[str, str]:
 
 
 def register(bus: EventBus, notifier: Notifier) -> None:
-    async def on_post_created(e: PostCreated) -> None:
+    def notify_post_created(s: Session, e: PostCreated) -> None:
         # Everyone but the author.
         event = events.post_created(
             post_id=e.post_id,
@@ -25,7 +31,9 @@ def register(bus: EventBus, notifier: Notifier) -> None:
             author_nickname=e.author_nickname,
             created_at=e.created_at,
         )
-        await notifier.publish(event, exclude_user_id=e.author_id)
+        notifier.store(s, event, exclude_user_id=e.author_id)
+
+    async def update_feed(e: PostCreated) -> None:
         await notifier.publish_message(
             Message.build(
                 FEED_CHANNEL,
@@ -36,17 +44,7 @@ def register(bus: EventBus, notifier: Notifier) -> None:
             )
         )
 
-    async def on_comment_created(e: CommentCreated) -> None:
-        # Readers of the post see the comment appear; its author gets a notification.
-        await notifier.publish_message(
-            Message.build(
-                post_channel(e.post_id),
-                events.entity_update(
-                    entity_type="post", entity_id=str(e.post_id), action=events.COMMENT_CREATED,
-                    data={"commentId": e.comment_id, "authorId": str(e.author_id)},
-                ),
-            )
-        )
+    def notify_comment_created(s: Session, e: CommentCreated) -> None:
         # The post's author only, and nobody when they commented on their own post.
         if e.author_id == e.post_author_id:
             return
@@ -58,7 +56,21 @@ def register(bus: EventBus, notifier: Notifier) -> None:
             author_nickname=e.author_nickname,
             created_at=e.created_at,
         )
-        await notifier.publish(event, user_id=e.post_author_id)
+        notifier.store(s, event, user_id=e.post_author_id)
 
-    bus.subscribe(PostCreated, on_post_created)
-    bus.subscribe(CommentCreated, on_comment_created)
+    async def update_post(e: CommentCreated) -> None:
+        # Readers of the post see the comment appear.
+        await notifier.publish_message(
+            Message.build(
+                post_channel(e.post_id),
+                events.entity_update(
+                    entity_type="post", entity_id=str(e.post_id), action=events.COMMENT_CREATED,
+                    data={"commentId": e.comment_id, "authorId": str(e.author_id)},
+                ),
+            )
+        )
+
+    bus.subscribe_in_transaction(PostCreated, notify_post_created)
+    bus.subscribe(PostCreated, update_feed)
+    bus.subscribe_in_transaction(CommentCreated, notify_comment_created)
+    bus.subscribe(CommentCreated, update_post)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, delete, func, or_, select
+from sqlmodel import Session, col, delete, func, or_, select
 
 from notifier_app import db
 from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark, User
@@ -67,7 +67,12 @@ def _published(row: Notification) -> Published:
     return Published.build(row.seq, json.loads(row.payload), row.user_id, row.exclude_user_id)
 
 
-def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Published:
+def stage(s: Session, event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Notification:
+    """Add a notification to an open transaction; its seq is given when that flushes."""
+    if s.get_bind().dialect.name == "postgresql":
+        # Sequence values are taken at insert but seen at commit: serialise appends so
+        # that commit order is seq order and a reader never sees seq N+1 before N.
+        s.exec(sa.text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK))
     row = Notification(
         event_id=event["id"],
         type=event["type"],
@@ -75,14 +80,15 @@ def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id
         exclude_user_id=exclude_user_id,
         payload=sse.dumps(event),
     )
+    s.add(row)
+    return row
+
+
+def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Published:
+    """Store one notification in a transaction of its own."""
     with db.session() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            # Sequence values are taken at insert but seen at commit: serialise appends so
-            # that commit order is seq order and a reader never sees seq N+1 before N.
-            s.exec(sa.text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK))
-        s.add(row)
+        row = stage(s, event, user_id=user_id, exclude_user_id=exclude_user_id)
         s.commit()
-        s.refresh(row)
     return Published.build(row.seq, event, user_id, exclude_user_id)
 
 

@@ -32,11 +32,19 @@ class World:
     def tab(self, user_id: int):
         return self.registry.subscribe(user_channel(user_id))
 
-    async def emit_and_settle(self, *domain_events: object) -> None:
+    def start(self) -> None:
         self.bus.start()
-        for event in domain_events:
-            self.bus.emit(event)
+        self.notifier.start()
+
+    async def settle(self) -> None:
         await self.bus.drain()
+        await self.notifier.drain()
+
+    async def emit_and_settle(self, *domain_events: object) -> None:
+        self.start()
+        for event in domain_events:
+            self.bus.emit(event)  # each stores its notification in a transaction of its own
+        await self.settle()
 
 
 @pytest.fixture
@@ -155,13 +163,13 @@ def test_services_to_subscribers_end_to_end(world, users, monkeypatch):
     alice_tab, bob_tab = world.tab(a), world.tab(b)
 
     async def main():
-        world.bus.start()
+        world.start()
         post = await asyncio.to_thread(services.create_post, a, PostIn(title="제목"))
         seen_by_bob = await bob_tab.next_item(timeout=5)
         comment = await asyncio.to_thread(services.create_comment, b, post.id, CommentIn(content="첫 댓글"))
         seen_by_alice = await alice_tab.next_item(timeout=5)
         await asyncio.to_thread(services.create_comment, a, post.id, CommentIn(content="self"))
-        await world.bus.drain()
+        await world.settle()
         return post, comment, seen_by_bob, seen_by_alice
 
     post, comment, seen_by_bob, seen_by_alice = run(main())
@@ -170,3 +178,38 @@ def test_services_to_subscribers_end_to_end(world, users, monkeypatch):
     assert seen_by_alice.event["message"] == "밥님: 첫 댓글"
     assert alice_tab.drain() == [] and bob_tab.drain() == []
     assert world.notifier.events_published == {"post.created": 1, "comment.created": 1}
+
+
+def test_a_write_and_its_notification_commit_together_or_not_at_all(world, users, monkeypatch):
+    """The comment and its notification share one transaction: a rollback leaves neither,
+    and nothing is published; a commit stores both and publishes from the writing thread."""
+    a, b = users["alice"], users["bob"]
+    monkeypatch.setattr(services, "bus", world.bus)
+    alice_tab = world.tab(a)
+    post = services.create_post(a, PostIn(title="제목"))
+
+    class Boom(Exception):
+        pass
+
+    def failing_commit(self):
+        raise Boom  # e.g. the database went away between the inserts and the commit
+
+    async def main():
+        world.start()
+        with monkeypatch.context() as m:
+            m.setattr("sqlmodel.Session.commit", failing_commit)
+            with pytest.raises(Boom):
+                await asyncio.to_thread(services.create_comment, b, post.id, CommentIn(content="lost"))
+        await world.settle()
+        nothing = alice_tab.drain()
+        stored_after_rollback = log.replay(a, 0)
+        comment = await asyncio.to_thread(services.create_comment, b, post.id, CommentIn(content="kept"))
+        item = await alice_tab.next_item(timeout=5)
+        return nothing, stored_after_rollback, comment, item
+
+    nothing, stored_after_rollback, comment, item = run(main())
+    assert nothing == [] and stored_after_rollback == []
+    assert [c.content for c in services.get_post(post.id).comments] == ["kept"]  # the failed one is not there
+    assert item.event["href"] == f"/posts/{post.id}#comment-{comment.id}"
+    assert [p.seq for p in log.replay(a, 0)] == [item.seq]
+    assert world.notifier.events_published == {"comment.created": 1}

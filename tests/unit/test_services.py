@@ -16,10 +16,13 @@ from notifier_app.models import Comment, User
 
 
 class RecordingBus:
+    """Records what the blog emits; every event must come inside the write's open transaction."""
+
     def __init__(self) -> None:
         self.events: list[object] = []
 
-    def emit(self, event: object) -> None:
+    def emit(self, event: object, *, session=None) -> None:
+        assert session is not None and session.in_transaction(), "emitted outside the write's transaction"
         self.events.append(event)
 
 
