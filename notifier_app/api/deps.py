@@ -6,7 +6,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
+from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import COOKIE_NAME, InvalidToken, decode_token
 from notifier_app.blog import services
 from notifier_app.blog.schemas import UserPublic
@@ -53,23 +55,31 @@ def request_token(request: Request, *, allow_query: bool = False) -> tuple[str |
     return None, False
 
 
-def authenticate(request: Request, *, allow_query: bool = False) -> UserPublic:
+async def authenticate(request: Request, *, allow_query: bool = False, fresh: bool = False) -> UserPublic:
+    """The caller, or 401/403. `fresh` reads the account from the database; otherwise a
+    lookup from the last few seconds will do (auth/accounts.py)."""
     token, from_cookie = request_token(request, allow_query=allow_query)
     try:
         user_id = decode_token(token)
     except InvalidToken:
         raise HTTPException(401, "Not authenticated: a valid token is required", {"WWW-Authenticate": "Bearer"}) from None
-    try:
-        user = services.get_user(user_id)
-    except services.NotFound:
-        raise HTTPException(401, "Not authenticated: the account no longer exists") from None
+    user = await (lookup_fresh(user_id) if fresh else accounts.get(user_id))
+    if user is None:
+        raise HTTPException(401, "Not authenticated: the account no longer exists")
     if from_cookie and request.method in UNSAFE_METHODS and not origin_allowed(request):
         raise HTTPException(403, "Cross-origin request refused")
     return user
 
 
-def current_user(request: Request) -> UserPublic:
-    return authenticate(request)
+async def lookup_fresh(user_id: int) -> UserPublic | None:
+    try:
+        return await run_in_threadpool(services.get_user, user_id)
+    except services.NotFound:
+        return None
+
+
+async def current_user(request: Request) -> UserPublic:
+    return await authenticate(request)
 
 
 CurrentUser = Annotated[UserPublic, Depends(current_user)]

@@ -46,6 +46,11 @@ class Dispatcher:
     def start(self, last_seq: int) -> None:
         self.next_seq = last_seq + 1
 
+    @property
+    def delivered_through(self) -> int | None:
+        """Every seq up to this one has been delivered (or skipped); None before start()."""
+        return None if self.next_seq is None else self.next_seq - 1
+
     def offer(self, published: Published) -> None:
         if self.next_seq is None:
             self.next_seq = published.seq

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from notifier_app.realtime import events, log
+from notifier_app.realtime.broker import Dispatcher
 from notifier_app.realtime.log import Published
 from notifier_app.realtime.registry import SubscriberRegistry, Subscription, user_channel
 
@@ -28,8 +29,18 @@ class NotificationFeed:
         self._more_in_log = False
 
     @classmethod
-    async def open(cls, registry: SubscriberRegistry, user_id: int, last_event_id: int | None) -> NotificationFeed:
-        """Subscribe, then (when resuming after `last_event_id`) load what was missed."""
+    async def open(
+        cls, registry: SubscriberRegistry, user_id: int, last_event_id: int | None, dispatcher: Dispatcher | None = None
+    ) -> NotificationFeed:
+        """Subscribe, then (when resuming after `last_event_id`) load what was missed.
+
+        `dispatcher`, the one delivering to `registry`, makes a fresh connect free of the
+        database: it delivers every seq after the ones it has delivered, in order, to
+        whoever is subscribed by then — so subscribing in the same step as reading that
+        figure misses nothing.
+        """
+        if last_event_id is None and dispatcher is not None and dispatcher.delivered_through is not None:
+            return cls(registry.subscribe(user_channel(user_id)), user_id, dispatcher.delivered_through)
         if last_event_id is None:
             # A fresh connect means "from now on". "Now" is read before subscribing, and the
             # feed then resumes from it: an event committed while we subscribe is replayed,

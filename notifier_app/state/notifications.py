@@ -25,7 +25,7 @@ import reflex as rx
 from notifier_app.auth.security import InvalidToken, decode_token, token_expiry, token_from_cookie_header
 from notifier_app.blog import services
 from notifier_app.config import settings
-from notifier_app.realtime import log, registry
+from notifier_app.realtime import log, notifier, registry
 from notifier_app.realtime.feeds import NotificationFeed
 from notifier_app.realtime.log import Published
 from notifier_app.realtime.registry import SubscriptionClosed
@@ -136,7 +136,7 @@ class NotificationStream(rx.State):
             feed = None
             try:
                 await asyncio.to_thread(services.get_user, user_id)  # auth failure: the account is gone
-                feed = await NotificationFeed.open(registry, user_id, resume_from)
+                feed = await NotificationFeed.open(registry, user_id, resume_from, notifier.dispatcher)
                 if not await self._apply(generation, user_id, feed, [], cfg.toast_seconds, status=CONNECTED):
                     return
                 attempt = 0

@@ -103,3 +103,30 @@ def test_redis_wire_format_round_trips_both_kinds():
     message = Message.build(("entity", "post:1"), {"action": "x"})
     origin, back = decode(encode(message, "other"))
     assert origin == "other" and back.channel == ("entity", "post:1") and back.frame == message.frame
+
+
+def test_a_fresh_feed_starts_where_the_dispatcher_is_without_reading_the_log(monkeypatch):
+    """Subscribing in the same step as reading the dispatcher's position misses nothing:
+    what it delivered before is the past, everything after reaches the new feed — even a
+    notification committed earlier but still held back behind a gap."""
+    from notifier_app.realtime.feeds import NotificationFeed
+
+    def no_log(*_args, **_kwargs):
+        raise AssertionError("a fresh connect must not read the log")
+
+    monkeypatch.setattr(log, "last_seq", no_log)
+    monkeypatch.setattr(log, "replay", no_log)
+
+    async def main():
+        registry = SubscriberRegistry()
+        dispatcher = Dispatcher(registry)
+        dispatcher.start(0)
+        dispatcher.offer(published(1))  # before the connect
+        dispatcher.offer(published(3))  # held: 2 is not there yet
+        feed = await NotificationFeed.open(registry, 2, None, dispatcher)
+        assert feed.last_seq == 1
+        dispatcher.offer(published(2))
+        first = await feed.next_batch(timeout=1)
+        return [p.seq for p in first]
+
+    assert run(main()) == [2, 3]

@@ -72,7 +72,7 @@ def logout() -> Response:
 
 
 @router.get("/api/me", response_model=UserPublic)
-def me(user: CurrentUser) -> UserPublic:
+async def me(user: CurrentUser) -> UserPublic:
     return user
 
 

@@ -64,7 +64,7 @@ class ChatIn(_Input):
     message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000), NoNul]
 
 
-def admin_user(user: CurrentUser) -> UserPublic:
+async def admin_user(user: CurrentUser) -> UserPublic:
     # A dependency, so that it answers before the body is validated: a non-admin gets 403
     # whatever they send, never a 422 describing what an admin's request should look like.
     if not user.is_admin:

@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import authenticate, request_token
 from notifier_app.auth.security import token_expiry
 from notifier_app.blog.schemas import UserPublic
 from notifier_app.config import settings
-from notifier_app.realtime import chat, limits, registry, sse, status
+from notifier_app.realtime import chat, limits, notifier, registry, sse, status
 from notifier_app.realtime.feeds import ChannelFeed, NotificationFeed
 from notifier_app.realtime.registry import SubscriptionClosed
 from notifier_app.realtime.streams import EventStream, Feed
@@ -55,7 +54,8 @@ async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaita
     cfg = settings()
     if limits.refusal("", per_user=cfg.max_streams_per_user, total=cfg.max_streams) == "server":
         return refused("server")  # before any work: a full server answers at once
-    user = await run_in_threadpool(authenticate, request, allow_query=True)
+    # Fresh from the database: a stream is opened once and then lives for hours.
+    user = await authenticate(request, allow_query=True, fresh=True)
     slot = f"user:{user.id}"
     if refusal := limits.refusal(slot, per_user=cfg.max_streams_per_user, total=cfg.max_streams):
         return refused(refusal)
@@ -82,7 +82,7 @@ async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaita
 @router.get("/notifications/stream", response_model=None, responses={401: {}, 429: {}, 503: {}})
 async def notification_stream(request: Request) -> EventStream | JSONResponse:
     resume = last_event_id(request)
-    return await user_stream(request, lambda user: NotificationFeed.open(registry, user.id, resume))
+    return await user_stream(request, lambda user: NotificationFeed.open(registry, user.id, resume, notifier.dispatcher))
 
 
 @router.get("/realtime/stream", response_model=None, responses={401: {}, 422: {}, 429: {}, 503: {}})

@@ -1,0 +1,52 @@
+"""Who a token's user is, remembered for a few seconds: the lookup behind API requests.
+
+Accounts do not change once created (the app has no rename, role change or deletion), so
+a lookup is kept for `CACHE_SECONDS`: a request whose caller was seen recently
+authenticates on the event loop, with no database round trip and no hop to a worker
+thread. The limit bounds how long an account an operator edits or deletes by hand keeps
+its old face. Unknown ids are not remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from notifier_app.blog import services
+from notifier_app.blog.schemas import UserPublic
+
+CACHE_SECONDS = 30.0
+MAX_ENTRIES = 10_000
+
+
+class AccountCache:
+    def __init__(
+        self, ttl: float = CACHE_SECONDS, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[int, tuple[float, UserPublic]] = {}  # oldest first
+
+    async def get(self, user_id: int) -> UserPublic | None:
+        """The account, or None if there is no such user."""
+        now = self._clock()
+        entry = self._entries.get(user_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        self._entries.pop(user_id, None)
+        try:
+            user = await asyncio.to_thread(services.get_user, user_id)
+        except services.NotFound:
+            return None
+        self._entries[user_id] = (now + self.ttl, user)
+        while len(self._entries) > self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        return user
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+accounts = AccountCache()

@@ -1,0 +1,52 @@
+"""The account cache behind API authentication, on a real SQLite database."""
+
+from __future__ import annotations
+
+from sqlmodel import delete
+
+from notifier_app import db
+from notifier_app.auth.accounts import AccountCache
+from notifier_app.models import User
+from tests.unit.conftest import run
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def remove(user_id: int) -> None:
+    """What an operator might do by hand: the app itself never deletes accounts."""
+    with db.session() as s:
+        s.exec(delete(User).where(User.id == user_id))
+        s.commit()
+
+
+def test_an_account_is_remembered_for_the_ttl_then_looked_up_again(users):
+    clock = Clock()
+    cache = AccountCache(ttl=30, clock=clock)
+    alice = users["alice"]
+
+    first = run(cache.get(alice))
+    assert (first.id, first.nickname) == (alice, "앨리스")
+    remove(alice)
+    clock.now += 29
+    assert run(cache.get(alice)) == first  # within the TTL: no database round trip
+    clock.now += 2
+    assert run(cache.get(alice)) is None  # expired: the removal is seen
+
+
+def test_unknown_ids_are_not_remembered(users):
+    cache = AccountCache(clock=Clock())
+    assert run(cache.get(999_999)) is None
+    assert cache._entries == {}
+
+
+def test_the_oldest_entries_make_room(users):
+    cache = AccountCache(max_entries=2, clock=Clock())
+    for name in ("alice", "bob", "carol"):
+        run(cache.get(users[name]))
+    assert list(cache._entries) == [users["bob"], users["carol"]]
