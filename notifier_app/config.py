@@ -95,6 +95,17 @@ def server_backpressure() -> int:
     return value
 
 
+SERVER_HTTP_MODES = ("1", "auto")
+
+
+def server_http() -> str:
+    """NOTIFIER_SERVER_HTTP: "1" (HTTP/1.1 only, the default) or "auto" (also cleartext HTTP/2)."""
+    value = os.environ.get("NOTIFIER_SERVER_HTTP", "1").strip().lower() or "1"
+    if value not in SERVER_HTTP_MODES:
+        raise ConfigError(f"NOTIFIER_SERVER_HTTP must be one of {', '.join(SERVER_HTTP_MODES)}, got {value!r}")
+    return value
+
+
 def server_backlog() -> int:
     """NOTIFIER_SERVER_BACKLOG: the listen queue, for bursts of new connections."""
     return _int("NOTIFIER_SERVER_BACKLOG", 4_096, minimum=128)

@@ -6,6 +6,13 @@ divided by the worker count: the number of requests a worker runs at once. Long-
 streams are requests, so at 1,024 of them everything else — /ping, the API, page loads,
 the Reflex websocket — hangs.
 
+Granian also speaks cleartext HTTP/2 by default ("auto"), which no browser uses (they
+need TLS for HTTP/2, and granian, as Reflex starts it, has none; a proxy in front talks
+HTTP/1.1 to it). That detection costs memory on every connection: a held SSE stream took
+27.7 KB of server RSS in "auto" and 16.3 KB in HTTP/1-only mode (a bare granian ASGI app,
+4,000 streams; bench/README.md). So we serve HTTP/1.1 only (NOTIFIER_SERVER_HTTP=auto
+restores granian's default).
+
 Reflex imports `rxconfig.py` in the process that then starts granian, so rxconfig calls
 `configure_granian()`, which puts a `Server` subclass with our defaults in the place
 Reflex imports it from. No installed file is changed; `reflex run` in development (which
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 import logging
 
-from notifier_app.config import server_backlog, server_backpressure
+from notifier_app.config import server_backlog, server_backpressure, server_http
 
 logger = logging.getLogger("notifier")
 
@@ -36,10 +43,16 @@ def configure_granian() -> None:
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("backlog", server_backlog())
+            if "http" not in kwargs:
+                from granian.constants import HTTPModes
+
+                kwargs["http"] = HTTPModes(server_http())
             if kwargs.get("backpressure") is None:
                 kwargs["backpressure"] = server_backpressure()
             super().__init__(*args, **kwargs)
-            logger.info("granian: backpressure %s per worker, backlog %s", self.backpressure, self.backlog)
+            logger.info(
+                "granian: backpressure %s per worker, backlog %s, HTTP %s", self.backpressure, self.backlog, self.http
+            )
 
     TunedServer.__name__ = TunedServer.__qualname__ = "Server"
     granian_server.Server = TunedServer

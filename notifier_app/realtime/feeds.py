@@ -21,6 +21,8 @@ from notifier_app.realtime.registry import SubscriberRegistry, Subscription, use
 
 
 class NotificationFeed:
+    __slots__ = ("subscription", "user_id", "last_seq", "_backlog", "_more_in_log")
+
     def __init__(self, subscription: Subscription, user_id: int, last_seq: int) -> None:
         self.subscription = subscription
         self.user_id = user_id

@@ -65,3 +65,36 @@ def test_past_the_global_cap_503_arrives_at_once(tmp_path):
                 close_all(opened)
 
         asyncio.run(scenario())
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_answer(port: int) -> bytes:
+    """What the server answers to a cleartext HTTP/2 connection preface (prior knowledge)."""
+
+    async def exchange() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(H2_PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # + an empty SETTINGS frame
+            await writer.drain()
+            return await asyncio.wait_for(reader.read(64), 5)
+        finally:
+            writer.close()
+
+    return asyncio.run(exchange())
+
+
+def test_the_server_speaks_http1_only_by_default(base_url, api_server):
+    """Cleartext HTTP/2 detection costs granian ~11 KB per held stream (notifier_app/serving.py);
+    no browser speaks it, so it is off: an HTTP/2 preface is not answered with HTTP/2 frames."""
+    answer = h2_answer(api_server.port)
+    is_h2_settings = len(answer) >= 9 and answer[3] == 0x04  # an HTTP/2 frame header of type SETTINGS
+    assert not is_h2_settings, f"the server answered in HTTP/2: {answer[:20]!r}"
+    assert httpx.get(f"{base_url}/ping", timeout=5).status_code == 200
+
+
+def test_http2_can_be_switched_back_on(tmp_path):
+    with AppServer(db_url=fresh_database_url(tmp_path), env={"NOTIFIER_SERVER_HTTP": "auto"}, name="h2") as server:
+        answer = h2_answer(server.port)
+    assert len(answer) >= 9 and answer[3] == 0x04, f"expected an HTTP/2 SETTINGS frame, got {answer[:20]!r}"
