@@ -36,6 +36,12 @@ def engine() -> sa.Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # No checkpoint inside a commit: the commit that crossed 1,000 WAL pages used to
+            # copy them into the database file and fsync it, ~6 ms on this machine's disk,
+            # once every ~120 comments — the write path's p99. The app's lifespan runs
+            # `checkpoint()` every second instead (scripts end, and closing the last
+            # connection checkpoints anyway).
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return eng
@@ -50,6 +56,18 @@ def engine() -> sa.Engine:
 def session() -> Iterator[Session]:
     with Session(engine(), expire_on_commit=False) as s:
         yield s
+
+
+def is_sqlite() -> bool:
+    return engine().dialect.name == "sqlite"
+
+
+def checkpoint() -> tuple[int, int]:
+    """SQLite: copy the write-ahead log into the database file, without waiting for
+    readers or writers (PASSIVE). Returns (frames in the log, frames checkpointed)."""
+    with engine().connect() as conn:
+        _busy, logged, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    return logged, done
 
 
 def after_commit(s: Session, callback: Callable[[], None]) -> None:

@@ -14,6 +14,7 @@ import os
 import resource
 from datetime import timedelta
 
+from notifier_app import db
 from notifier_app.bus import bus
 from notifier_app.config import settings
 from notifier_app.realtime import listener, log, notifier, registry, status
@@ -23,6 +24,7 @@ from notifier_app.realtime.streams import StreamHandoff
 logger = logging.getLogger("notifier")
 
 PRUNE_EVERY_SECONDS = 3600
+CHECKPOINT_EVERY_SECONDS = 1.0
 
 _listener_attached = False
 
@@ -72,6 +74,16 @@ async def _prune_forever(max_age: timedelta) -> None:
         except Exception:
             logger.exception("retention: prune failed")
         await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+async def _checkpoint_forever() -> None:
+    """SQLite: move the write-ahead log into the database file off the request path (db.py)."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_EVERY_SECONDS)
+        try:
+            await asyncio.to_thread(db.checkpoint)
+        except Exception:
+            logger.exception("sqlite: checkpoint failed")
 
 
 # Collect the youngest generation after 50,000 net new container objects instead of 700.
@@ -137,11 +149,14 @@ async def realtime_lifespan(starlette_app=None):
     if cfg.retention_days > 0:  # 0 keeps history forever
         pruner = asyncio.create_task(_prune_forever(timedelta(days=cfg.retention_days)), name="notifier-retention")
     sampler = asyncio.create_task(status.sample_forever(), name="notifier-status-sampler")
+    checkpointer = asyncio.create_task(_checkpoint_forever(), name="notifier-checkpoint") if db.is_sqlite() else None
     tune_gc()
     try:
         yield
     finally:
         sampler.cancel()
+        if checkpointer is not None:
+            checkpointer.cancel()
         if pruner is not None:
             pruner.cancel()
         await bus.drain()

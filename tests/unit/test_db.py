@@ -1,0 +1,28 @@
+"""The SQLite engine's settings and the background checkpoint (SQLite only)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from notifier_app import db
+from notifier_app.models import User
+from tests.support.server import database_backend
+from tests.unit.conftest import make_user
+
+pytestmark = pytest.mark.skipif(database_backend() != "sqlite", reason="SQLite's write-ahead log")
+
+
+def test_commits_leave_checkpointing_to_the_app(database):
+    with db.engine().connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+
+
+def test_checkpoint_moves_the_whole_log_into_the_database(database):
+    for n in range(20):
+        make_user(f"u{n}@example.com", f"u{n}")
+    logged, done = db.checkpoint()
+    assert logged > 0 and done == logged
+    with db.session() as s:
+        assert len(s.exec(select(User)).all()) == 20
