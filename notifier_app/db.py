@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, create_engine
 
 from notifier_app.config import PROJECT_DIR, ConfigError
+
+logger = logging.getLogger("notifier")
 
 
 def database_url() -> str:
@@ -71,8 +74,17 @@ def checkpoint() -> tuple[int, int]:
 
 
 def after_commit(s: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once `s` has committed (never, if it rolls back), in the committing thread."""
-    sa.event.listen(s, "after_commit", lambda _session: callback(), once=True)
+    """Run `callback` once `s` has committed (never, if it rolls back), in the committing
+    thread. A callback that fails is logged: the write is committed, and its caller must
+    not hear otherwise."""
+
+    def run(_session: Session) -> None:
+        try:
+            callback()
+        except Exception:
+            logger.exception("after-commit callback %r failed", callback)
+
+    sa.event.listen(s, "after_commit", run, once=True)
 
 
 def migrate(url: str | None = None) -> None:

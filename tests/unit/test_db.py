@@ -1,4 +1,4 @@
-"""The SQLite engine's settings and the background checkpoint (SQLite only)."""
+"""The engine: SQLite's settings and background checkpoint, after-commit callbacks."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from notifier_app.models import User
 from tests.support.server import database_backend
 from tests.unit.conftest import make_user
 
-pytestmark = pytest.mark.skipif(database_backend() != "sqlite", reason="SQLite's write-ahead log")
+sqlite_only = pytest.mark.skipif(database_backend() != "sqlite", reason="SQLite's write-ahead log")
 
 
+@sqlite_only
 def test_commits_leave_checkpointing_to_the_app(database):
     with db.engine().connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
 
 
+@sqlite_only
 def test_checkpoint_moves_the_whole_log_into_the_database(database):
     for n in range(20):
         make_user(f"u{n}@example.com", f"u{n}")
@@ -26,3 +28,16 @@ def test_checkpoint_moves_the_whole_log_into_the_database(database):
     assert logged > 0 and done == logged
     with db.session() as s:
         assert len(s.exec(select(User)).all()) == 20
+
+
+def test_a_failing_after_commit_callback_does_not_undo_or_fail_the_write(database, caplog):
+    def broken() -> None:
+        raise RuntimeError("publisher gone")
+
+    with db.session() as s:
+        s.add(User(email="kept@example.com", nickname="kept", password_hash="x"))
+        db.after_commit(s, broken)
+        s.commit()  # must not raise: the row is committed
+    assert "after-commit callback" in caplog.text
+    with db.session() as s:
+        assert [u.email for u in s.exec(select(User)).all()] == ["kept@example.com"]
