@@ -23,6 +23,7 @@ from typing import Any
 from sqlmodel import Session
 
 from notifier_app import db
+from notifier_app.background import LoopTasks
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,7 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler]] = defaultdict(list)
         self._in_transaction: dict[type, list[InTransactionHandler]] = defaultdict(list)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = LoopTasks(log)
 
     def subscribe(self, event_type: type, handler: Handler) -> None:
         self._handlers[event_type].append(handler)
@@ -44,7 +44,7 @@ class EventBus:
         self._in_transaction[event_type].append(handler)
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._loop = loop or asyncio.get_running_loop()
+        self._tasks.start(loop)
 
     def emit(self, event: object, *, session: Session | None = None) -> None:
         """Tell the listeners. `session` is the open transaction the event happened in;
@@ -66,37 +66,19 @@ class EventBus:
             db.after_commit(session, lambda: self._schedule(event))
 
     def _schedule(self, event: object) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            log.warning("event bus not started; dropped %s", type(event).__name__)
-            return
         for handler in self._handlers[type(event)]:
-            loop.call_soon_threadsafe(self._spawn, handler, event)
+            if not self._tasks.submit(handler, event):
+                log.warning("event bus not started; dropped %s", type(event).__name__)
+                return
 
-    def _spawn(self, handler: Handler, event: object) -> None:
-        task = asyncio.ensure_future(self._run(handler, event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _run(handler: Handler, event: object) -> None:
-        try:
-            await handler(event)
-        except Exception:
-            log.exception("handler %s failed for %s", getattr(handler, "__qualname__", handler), event)
+    @property
+    def pending(self) -> int:
+        """Handlers running now."""
+        return self._tasks.pending
 
     async def drain(self) -> None:
-        """Wait for the handlers of events already emitted (shutdown, tests).
-
-        `emit` schedules the spawn with call_soon_threadsafe, so a handler of an event
-        emitted just before is not a task yet: yield to the loop first (and again after
-        each round, for events the handlers themselves emitted).
-        """
-        while True:
-            await asyncio.sleep(0)
-            if not self._tasks:
-                return
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for the handlers of events already emitted (shutdown, tests)."""
+        await self._tasks.drain()
 
 
 bus = EventBus()

@@ -6,11 +6,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import COOKIE_NAME, InvalidToken, decode_token
-from notifier_app.blog import services
 from notifier_app.blog.schemas import UserPublic
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -63,19 +61,12 @@ async def authenticate(request: Request, *, allow_query: bool = False, fresh: bo
         user_id = decode_token(token)
     except InvalidToken:
         raise HTTPException(401, "Not authenticated: a valid token is required", {"WWW-Authenticate": "Bearer"}) from None
-    user = await (lookup_fresh(user_id) if fresh else accounts.get(user_id))
+    user = await accounts.get(user_id, fresh=fresh)
     if user is None:
         raise HTTPException(401, "Not authenticated: the account no longer exists")
     if from_cookie and request.method in UNSAFE_METHODS and not origin_allowed(request):
         raise HTTPException(403, "Cross-origin request refused")
     return user
-
-
-async def lookup_fresh(user_id: int) -> UserPublic | None:
-    try:
-        return await run_in_threadpool(services.get_user, user_id)
-    except services.NotFound:
-        return None
 
 
 async def current_user(request: Request) -> UserPublic:

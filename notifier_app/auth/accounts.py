@@ -1,4 +1,4 @@
-"""Who a token's user is, remembered for a few seconds: the lookup behind API requests.
+"""Who a token's user is, remembered for a few seconds: the lookup behind authentication.
 
 Accounts do not change once created (the app has no rename, role change or deletion), so
 a lookup is kept for `CACHE_SECONDS`: a request whose caller was seen recently
@@ -29,11 +29,12 @@ class AccountCache:
         self._clock = clock
         self._entries: dict[int, tuple[float, UserPublic]] = {}  # oldest first
 
-    async def get(self, user_id: int) -> UserPublic | None:
-        """The account, or None if there is no such user."""
+    async def get(self, user_id: int, *, fresh: bool = False) -> UserPublic | None:
+        """The account, or None if there is no such user. `fresh` reads it from the
+        database whatever is remembered (and remembers that)."""
         now = self._clock()
         entry = self._entries.get(user_id)
-        if entry is not None and entry[0] > now:
+        if not fresh and entry is not None and entry[0] > now:
             return entry[1]
         self._entries.pop(user_id, None)
         try:

@@ -48,7 +48,7 @@ ADMIN = "admin"
 USER = "user"
 
 
-def _user_public(user: User) -> UserPublic:
+def _user_public(user: User | sa.Row) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, nickname=user.nickname, role=user.role or USER)
 
 
@@ -97,7 +97,7 @@ def get_user(user_id: int) -> UserPublic:
         row = conn.execute(_ACCOUNT, {"user_id": user_id}).first()
     if row is None:
         raise NotFound(f"user {user_id}")
-    return UserPublic(id=row.id, email=row.email, nickname=row.nickname, role=row.role or USER)
+    return _user_public(row)
 
 
 def _comment_counts(s, post_ids: list[int]) -> dict[int, int]:

@@ -41,9 +41,10 @@ class NotificationFeed:
         whoever is subscribed by then — so subscribing in the same step as reading that
         figure misses nothing.
         """
-        if last_event_id is None and dispatcher is not None and dispatcher.delivered_through is not None:
-            return cls(registry.subscribe(user_channel(user_id)), user_id, dispatcher.delivered_through)
         if last_event_id is None:
+            delivered = dispatcher.delivered_through if dispatcher is not None else None
+            if delivered is not None:
+                return cls(registry.subscribe(user_channel(user_id)), user_id, delivered)
             # A fresh connect means "from now on". "Now" is read before subscribing, and the
             # feed then resumes from it: an event committed while we subscribe is replayed,
             # not lost (read after subscribing, it would count as seen but never be sent).

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from notifier_app import db
+from notifier_app.background import LoopTasks
 from notifier_app.realtime import log
 from notifier_app.realtime.broker import Broker, Dispatcher, InProcessBroker
 from notifier_app.realtime.log import Published
@@ -27,12 +28,11 @@ class Notifier:
         self.started = time.monotonic()
         # One publish at a time per process, so that this process publishes in seq order.
         self._lock = asyncio.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._publishes = LoopTasks(logger)
 
     def start(self) -> None:
         """Publish what `store` stored on the running loop (the worker's)."""
-        self._loop = asyncio.get_running_loop()
+        self._publishes.start()
 
     @property
     def events_published(self):
@@ -61,30 +61,12 @@ class Notifier:
         db.after_commit(s, lambda: self._publish_soon(Published.build(row.seq, event, user_id, exclude_user_id)))
 
     def _publish_soon(self, published: Published) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            # Not serving (a script, a seed): it is in the log, where replay finds it.
-            return
-        loop.call_soon_threadsafe(self._spawn_publish, published)
-
-    def _spawn_publish(self, published: Published) -> None:
-        task = asyncio.ensure_future(self._publish_stored(published))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _publish_stored(self, published: Published) -> None:
-        try:
-            await self.broker.publish(published)
-        except Exception:
-            logger.exception("could not publish notification %s", published.seq)
+        # Not serving (a script, a seed): nothing to publish to; the log has it for replay.
+        self._publishes.submit(self.broker.publish, published)
 
     async def drain(self) -> None:
         """Wait for publishes of notifications already committed (shutdown, tests)."""
-        while True:
-            await asyncio.sleep(0)
-            if not self._tasks:
-                return
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._publishes.drain()
 
     async def publish_message(self, message: Message) -> None:
         """Fan out a channel message (chat, entity update) to every process."""

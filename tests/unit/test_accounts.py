@@ -50,3 +50,13 @@ def test_the_oldest_entries_make_room(users):
     for name in ("alice", "bob", "carol"):
         run(cache.get(users[name]))
     assert list(cache._entries) == [users["bob"], users["carol"]]
+
+
+def test_fresh_reads_the_database_even_within_the_ttl(users):
+    clock = Clock()
+    cache = AccountCache(ttl=30, clock=clock)
+    alice = users["alice"]
+    assert run(cache.get(alice)) is not None
+    remove(alice)
+    assert run(cache.get(alice, fresh=True)) is None  # a stream opening sees the removal at once
+    assert run(cache.get(alice)) is None  # and the remembered account is gone with it
