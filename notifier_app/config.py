@@ -106,6 +106,11 @@ def server_http() -> str:
     return value
 
 
+def server_threads() -> int:
+    """NOTIFIER_SERVER_THREADS: granian's I/O threads per worker (its runtime threads)."""
+    return _int("NOTIFIER_SERVER_THREADS", 2, minimum=1)
+
+
 def server_backlog() -> int:
     """NOTIFIER_SERVER_BACKLOG: the listen queue, for bursts of new connections."""
     return _int("NOTIFIER_SERVER_BACKLOG", 4_096, minimum=128)

@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
+from notifier_app.realtime.writes import WriteCoalescer
+
 T = TypeVar("T")
 Channel = tuple[str, str]
 
@@ -102,10 +104,16 @@ class Subscription(Generic[T]):
             raise SubscriptionClosed
         return None
 
-    def postpone(self, seconds: float) -> None:
-        """Restart the current wait's timeout (an item went out through the sink)."""
+    @property
+    def writes(self) -> WriteCoalescer:
+        """Where a sink that writes at call time learns whether to write now or gather."""
+        return self._registry.writes
+
+    def postpone(self, seconds: float, now: float | None = None) -> None:
+        """Restart the current wait's timeout (an item went out through the sink).
+        `now`: the loop's time, if the caller has it."""
         if self._deadline is not None and self._waiter is not None:
-            self._deadline = self._waiter.get_loop().time() + seconds
+            self._deadline = (self._waiter.get_loop().time() if now is None else now) + seconds
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -165,6 +173,8 @@ class SubscriberRegistry:
         self.default_maxsize = default_maxsize
         self._kinds: dict[str, dict[str, set[Subscription]]] = {}
         self.dropped = 0  # subscriptions closed for falling behind
+        # Sinks that write at call time ask it whether to write now or gather (writes.py).
+        self.writes = WriteCoalescer()
 
     # -- subscribing ---------------------------------------------------------------
     def subscribe(self, *channels: Channel, maxsize: int | None = None) -> Subscription:
@@ -191,15 +201,22 @@ class SubscriberRegistry:
                     del self._kinds[kind]
 
     # -- publishing ----------------------------------------------------------------
-    def _deliver(self, subs: Iterable[Subscription], item: Any) -> int:
+    def _deliver(self, groups: Iterable[Iterable[Subscription]], item: Any) -> int:
+        """One publish: offer the item to every subscription of every group; close the
+        ones that are full."""
         delivered = 0
         laggards = None
-        for sub in subs:
-            if sub._offer(item):
-                delivered += 1
-            else:
-                laggards = laggards or []
-                laggards.append(sub)
+        self.writes.begin()
+        try:
+            for subs in groups:
+                for sub in subs:
+                    if sub._offer(item):
+                        delivered += 1
+                    else:
+                        laggards = laggards or []
+                        laggards.append(sub)
+        finally:
+            self.writes.end()
         if laggards:
             self.dropped += len(laggards)
             for sub in laggards:
@@ -209,7 +226,7 @@ class SubscriberRegistry:
     def publish(self, channel: Channel, item: Any) -> int:
         """Deliver to every subscriber of one channel. Returns how many got it."""
         subs = self._kinds.get(channel[0], {}).get(channel[1])
-        return self._deliver(subs, item) if subs else 0
+        return self._deliver((subs,), item) if subs else 0
 
     def publish_many(self, channels: Iterable[Channel], item: Any) -> int:
         """Deliver once to each subscriber of any of the channels (duplicates collapsed)."""
@@ -218,7 +235,7 @@ class SubscriberRegistry:
             subs = self._kinds.get(kind, {}).get(key)
             if subs:
                 targets.update(subs)
-        return self._deliver(targets, item)
+        return self._deliver((targets,), item) if targets else 0
 
     def broadcast(self, kind: str, item: Any, *, exclude: Iterable[str] = ()) -> int:
         """Deliver to every subscriber of every channel of a kind, except the excluded keys."""
@@ -226,11 +243,8 @@ class SubscriberRegistry:
         if not keys:
             return 0
         excluded = set(exclude)
-        delivered = 0
-        for key, subs in list(keys.items()):
-            if key not in excluded:
-                delivered += self._deliver(subs, item)
-        return delivered
+        groups = [subs for key, subs in keys.items() if key not in excluded]
+        return self._deliver(groups, item)
 
     # -- user channels, the main use -----------------------------------------------
     def notify_user(self, user_id: int | str, item: Any) -> int:

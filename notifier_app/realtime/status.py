@@ -48,6 +48,8 @@ def snapshot() -> dict:
         "eventsPublished": dict(notifier.dispatcher.delivered + notifier.dispatcher.messages),
         "eventsPerSecond": _events_per_second(),
         "droppedSubscribers": registry.dropped,
+        # live frames that waited for an earlier fan-out to be written, and the writes they took
+        "gatheredWrites": {"frames": registry.writes.frames_gathered, "writes": registry.writes.gathered_writes},
         "uptimeSeconds": round(time.monotonic() - notifier.started, 1),
         "tasks": len(asyncio.all_tasks()),
     }

@@ -165,6 +165,7 @@ class EventStream(Response):
             await send({"type": "http.response.body", "body": sse.retry(self.retry_ms), "more_body": True})
             if _writes_at_call(send) and hasattr(self.feed, "take_live"):
                 self._send = send
+                self._writes = self.feed.subscription.writes
                 self.feed.subscription.sink = self._push
             while True:
                 try:
@@ -183,6 +184,7 @@ class EventStream(Response):
             if self._send is not None:
                 self._send = None
                 self.feed.subscription.sink = None  # and no cycle left behind
+                self._writes.discard(self)
             receiving = self._receiving
             receiving.remove_done_callback(self._watch_disconnect)  # no cycle left behind
             receiving.cancel()
@@ -198,21 +200,37 @@ class EventStream(Response):
 
         Only while the feed has nothing older to send first (otherwise the item is
         buffered and this stream's own loop sends it in order). A write that fails hands
-        the item back to that loop, which meets the error and ends the stream.
+        the item back to that loop, which meets the error and ends the stream. While the
+        server is still writing an earlier fan-out, the frame is gathered instead and
+        written with the ones after it (writes.py).
         """
         feed = self.feed
         if not feed.live:
             return False
         frame = feed.take_live(item)
         if frame is not None:
-            try:
-                self._send({"type": "http.response.body", "body": frame, "more_body": True})
-            except Exception:  # noqa: BLE001
-                feed.subscription.sink = None
-                return False
+            writes = self._writes
+            if writes.gathering:
+                writes.gather(self, frame)
+            else:
+                try:
+                    self._send({"type": "http.response.body", "body": frame, "more_body": True})
+                except Exception:  # noqa: BLE001
+                    feed.subscription.sink = None
+                    return False
             feed.sent(item)
-            feed.subscription.postpone(self.heartbeat)  # a keep-alive is due a heartbeat after the last write
+            # a keep-alive is due a heartbeat after the last write
+            feed.subscription.postpone(self.heartbeat, writes.now)
         return True
+
+    def write_gathered(self, data: bytes) -> None:
+        send = self._send
+        if send is None:
+            return  # the stream ended meanwhile
+        try:
+            send({"type": "http.response.body", "body": data, "more_body": True})
+        except Exception:  # noqa: BLE001
+            self.feed.close()  # the client is gone: the stream's loop ends it
 
     def _watch_disconnect(self, _done: asyncio.Future | None = None) -> None:
         """Wait for `http.disconnect` with callbacks, not a task per stream: granian's

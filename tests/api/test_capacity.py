@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.procs import group_pids
 from tests.support.client import signup
 from tests.support.crowd import close_all, open_streams
 from tests.support.server import AppServer, fresh_database_url
@@ -98,3 +100,18 @@ def test_http2_can_be_switched_back_on(tmp_path):
     with AppServer(db_url=fresh_database_url(tmp_path), env={"NOTIFIER_SERVER_HTTP": "auto"}, name="h2") as server:
         answer = h2_answer(server.port)
     assert len(answer) >= 9 and answer[3] == 0x04, f"expected an HTTP/2 SETTINGS frame, got {answer[:20]!r}"
+
+
+def io_threads(pid: int) -> int:
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        return sum((t / "comm").read_text().strip() == "tokio-rt-worker" for t in tasks.iterdir())
+    except OSError:  # the process ended meanwhile
+        return 0
+
+
+def test_each_worker_writes_with_two_io_threads(api_server):
+    """NOTIFIER_SERVER_THREADS (default 2; granian's own default is 1): with one, a publishing
+    request's response waits behind the socket writes of its own fan-out (notifier_app/serving.py)."""
+    counts = {pid: io_threads(pid) for pid in group_pids(api_server.process.pid)}
+    assert max(counts.values()) == 2, f"granian runtime threads per process: {counts}"

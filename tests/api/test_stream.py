@@ -412,6 +412,42 @@ def test_reconnect_while_events_are_being_published_loses_and_repeats_nothing(ba
     assert_increasing(ids(all_events))
 
 
+def test_back_to_back_publishes_reach_every_stream_once_in_order(base_url, alice, bob, streams):
+    """Publishes that overlap a fan-out still being written are gathered (realtime/writes.py):
+    whether they are or not, every stream gets each event once, in seq order."""
+    carol = signup(base_url, "carol-burst")
+    tabs = [streams.open(user) for user in (alice, carol) for _ in range(PER_USER_CAP)]
+    created: list[dict] = []
+    failure: list[BaseException] = []
+    lock = threading.Lock()
+
+    def publish(worker: int) -> None:
+        try:
+            for i in range(10):
+                post = create_post(base_url, bob, title=f"연속 {worker}-{i}")
+                with lock:
+                    created.append(post)
+        except BaseException as exc:  # noqa: BLE001  reported below
+            failure.append(exc)
+
+    workers = [threading.Thread(target=publish, args=(w,), daemon=True) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+        assert not w.is_alive(), "a publisher thread did not finish"
+    assert not failure, failure
+    expected = {post_href(p) for p in created}
+    for tab in tabs:
+        got = tab.collect(len(created), 15)
+        tab.assert_silent(SILENCE)
+        hrefs = [e.data["href"] for e in got]
+        assert len(hrefs) == len(set(hrefs)) and set(hrefs) == expected, "every event exactly once"
+        assert_increasing(ids(got))
+    gathered = system_status(base_url)["gatheredWrites"]
+    assert 0 <= gathered["writes"] <= gathered["frames"], gathered
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "12abc", "1.5", "9" * 30])
 def test_unusable_last_event_id_is_a_fresh_connect(base_url, alice, bob, streams, value):
     _first_session(base_url, streams, alice, bob, count=1)
