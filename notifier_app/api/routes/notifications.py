@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import CurrentUser
 from notifier_app.realtime import log
@@ -13,12 +14,13 @@ router = APIRouter(prefix="/api/notifications")
 
 
 @router.get("")
-def list_notifications(
+async def list_notifications(
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict:
-    items, unread = log.inbox(user.id, limit=limit, before=before)
+    # async, like the posts endpoints: a `def` endpoint's response is validated in a worker thread too
+    items, unread = await run_in_threadpool(log.inbox, user.id, limit=limit, before=before)
     return {"items": items, "unreadCount": unread}
 
 
