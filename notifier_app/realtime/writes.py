@@ -34,7 +34,10 @@ class WriteCoalescer:
     WRITE_FACTOR = 3.0
     MAX_DELAY = 0.25  # seconds a gathered frame may wait, whatever the estimate
 
-    __slots__ = ("gathering", "now", "frames_gathered", "gathered_writes", "_clock", "_busy_until", "_pending", "_flush")
+    __slots__ = (
+        "gathering", "now", "frames_gathered", "gathered_writes", "_clock", "_busy_until", "_pending", "_flush",
+        "_flush_loop",
+    )
 
     def __init__(self) -> None:
         self.gathering = False
@@ -45,6 +48,7 @@ class WriteCoalescer:
         self._busy_until = 0.0  # loop time at which earlier writes should be out
         self._pending: dict[GatheredWriter, list[bytes]] = {}
         self._flush: asyncio.TimerHandle | None = None
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
 
     def begin(self) -> None:
         try:
@@ -69,9 +73,10 @@ class WriteCoalescer:
         else:
             frames.append(frame)
         loop = asyncio.get_running_loop()
-        if self._flush is None or self._flush._loop is not loop:  # (a test's earlier loop)
+        if self._flush is None or self._flush_loop is not loop:  # (a test's earlier loop)
             delay = min(max(self._busy_until - self._clock(), 0.0), self.MAX_DELAY)
             self._flush = loop.call_later(delay, self._write_gathered)
+            self._flush_loop = loop
 
     def discard(self, writer: GatheredWriter) -> None:
         """Forget what was gathered for a stream that ended."""
