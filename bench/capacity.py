@@ -48,7 +48,7 @@ async def scenario(server: AppServer, token: str, streams: int, requests: int) -
     opened = await open_streams(server.port, token, streams)
     connect_s = time.perf_counter() - started
     try:
-        statuses = [s for s, _ in opened]
+        statuses = [s.status for s in opened]
         loaded = {
             "ping": await measure(server.url, "/ping", requests),
             "posts": await measure(server.url, "/api/posts", requests),

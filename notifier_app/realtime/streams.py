@@ -54,6 +54,9 @@ class StreamLimits:
             del self.per_user[user_key]
 
 
+# Writes a stream keeps while granian has not taken an earlier one (EventStream._write).
+MAX_QUEUED = 256
+
 # The key under which `StreamHandoff` offers a stream a way out of the middleware chain.
 HANDOFF = "notifier.stream_handoff"
 
@@ -127,6 +130,8 @@ class EventStream(Response):
         self.background = None
         self._released = False
         self._send: Send | None = None  # set when live items are written by the publisher (_push)
+        self._blocked: asyncio.Future | None = None  # a write granian has not taken yet (see _write)
+        self._queued: list[bytes] = []  # writes waiting behind it, in order
         if not slot_held:  # True when the caller acquired it already (and it is ours to release)
             limits.acquire(slot)
 
@@ -176,6 +181,8 @@ class EventStream(Response):
                     if self.expires_at is not None and time.time() >= self.expires_at:
                         break  # the token expired: the client must authenticate again
                     chunk = sse.KEEP_ALIVE
+                while self._blocked is not None:  # earlier writes from the publisher's side go first
+                    await self._blocked
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except Exception as exc:
             if not _client_gone(exc):
@@ -185,6 +192,7 @@ class EventStream(Response):
                 self._send = None
                 self.feed.subscription.sink = None  # and no cycle left behind
                 self._writes.discard(self)
+                self._queued = []
             receiving = self._receiving
             receiving.remove_done_callback(self._watch_disconnect)  # no cycle left behind
             receiving.cancel()
@@ -214,7 +222,7 @@ class EventStream(Response):
                 writes.gather(self, frame)
             else:
                 try:
-                    self._send({"type": "http.response.body", "body": frame, "more_body": True})
+                    self._write(frame)
                 except Exception:  # noqa: BLE001
                     feed.subscription.sink = None
                     return False
@@ -224,13 +232,44 @@ class EventStream(Response):
         return True
 
     def write_gathered(self, data: bytes) -> None:
-        send = self._send
-        if send is None:
+        if self._send is None:
             return  # the stream ended meanwhile
         try:
-            send({"type": "http.response.body", "body": data, "more_body": True})
+            self._write(data)
         except Exception:  # noqa: BLE001
             self.feed.close()  # the client is gone: the stream's loop ends it
+
+    def _write(self, data: bytes) -> None:
+        """Write from a callback (the publisher's sink, a gathered flush), in order.
+
+        granian's `send` queues the bytes at call time while the connection takes them;
+        when it does not (the client reads slowly), it returns a pending awaitable and the
+        bytes go out when that completes — after any later `send` that found room. So
+        while a write is pending, later ones wait here (and the stream's own loop waits
+        too); a client that lets `MAX_QUEUED` pile up is dropped, and replays on reconnect.
+        """
+        if self._blocked is not None:
+            self._queued.append(data)
+            if len(self._queued) > MAX_QUEUED:
+                self.feed.close()
+            return
+        result = self._send({"type": "http.response.body", "body": data, "more_body": True})
+        done = getattr(result, "done", None)
+        if done is not None and not done():
+            self._blocked = asyncio.ensure_future(_completion(result))
+            self._blocked.add_done_callback(self._unblocked)
+
+    def _unblocked(self, write: asyncio.Future) -> None:
+        self._blocked = None
+        if write.cancelled() or write.exception() is not None:
+            self.feed.close()  # the client is gone: the stream's loop ends it
+            return
+        if self._queued and self._send is not None:
+            queued, self._queued = self._queued, []
+            try:
+                self._write(b"".join(queued))
+            except Exception:  # noqa: BLE001
+                self.feed.close()
 
     def _watch_disconnect(self, _done: asyncio.Future | None = None) -> None:
         """Wait for `http.disconnect` with callbacks, not a task per stream: granian's
@@ -243,6 +282,11 @@ class EventStream(Response):
                 return
         self._receiving = asyncio.ensure_future(self._receive())
         self._receiving.add_done_callback(self._watch_disconnect)
+
+
+async def _completion(awaitable) -> None:
+    """An asyncio task for one of granian's awaitables (done(), exception(), callbacks)."""
+    await awaitable
 
 
 def _writes_at_call(send: Send) -> bool:
