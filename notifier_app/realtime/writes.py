@@ -13,7 +13,6 @@ server writes at once; only back-to-back publishes are gathered, never for more 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Protocol
 
 
@@ -35,8 +34,7 @@ class WriteCoalescer:
     MAX_DELAY = 0.25  # seconds a gathered frame may wait, whatever the estimate
 
     __slots__ = (
-        "gathering", "now", "frames_gathered", "gathered_writes", "_clock", "_busy_until", "_pending", "_flush",
-        "_flush_loop",
+        "gathering", "now", "frames_gathered", "gathered_writes", "_loop", "_timed", "_busy_until", "_pending", "_flush"
     )
 
     def __init__(self) -> None:
@@ -44,39 +42,42 @@ class WriteCoalescer:
         self.now = 0.0  # the loop's time when the current publish began
         self.frames_gathered = 0  # frames that waited here ...
         self.gathered_writes = 0  # ... and the writes they went out in
-        self._clock = time.monotonic
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timed = False  # the current publish runs on `_loop` (and is timed)
         self._busy_until = 0.0  # loop time at which earlier writes should be out
         self._pending: dict[GatheredWriter, list[bytes]] = {}
         self._flush: asyncio.TimerHandle | None = None
-        self._flush_loop: asyncio.AbstractEventLoop | None = None
 
     def begin(self) -> None:
         try:
-            self._clock = asyncio.get_running_loop().time
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # published from outside a loop: no stream writes then
-            self._clock = time.monotonic
-        now = self.now = self._clock()
+            self.gathering = self._timed = False
+            return
+        if loop is not self._loop:  # the first publish, or a test's new loop: start afresh
+            self._loop, self._busy_until, self._pending, self._flush = loop, 0.0, {}, None
+        self._timed = True
+        now = self.now = loop.time()
         # Anything still gathered keeps later frames gathered too: a stream's frames go
         # out in publish order.
         self.gathering = bool(self._pending) or now < self._busy_until
 
     def end(self) -> None:
-        if not self.gathering:
+        if self._timed and not self.gathering:
             self._settle(self.now)
         self.gathering = False
 
     def gather(self, writer: GatheredWriter, frame: bytes) -> None:
+        """Keep a frame for a writer (only while `gathering`, inside a publish)."""
         self.frames_gathered += 1
         frames = self._pending.get(writer)
         if frames is None:
             self._pending[writer] = [frame]
         else:
             frames.append(frame)
-        loop = asyncio.get_running_loop()
-        if self._flush is None or self._flush_loop is not loop:  # (a test's earlier loop)
-            delay = min(max(self._busy_until - self._clock(), 0.0), self.MAX_DELAY)
-            self._flush = loop.call_later(delay, self._write_gathered)
-            self._flush_loop = loop
+        if self._flush is None:
+            delay = min(max(self._busy_until - self._loop.time(), 0.0), self.MAX_DELAY)
+            self._flush = self._loop.call_later(delay, self._write_gathered)
 
     def discard(self, writer: GatheredWriter) -> None:
         """Forget what was gathered for a stream that ended."""
@@ -85,7 +86,7 @@ class WriteCoalescer:
     def _write_gathered(self) -> None:
         self._flush = None
         pending, self._pending = self._pending, {}
-        started = self._clock()
+        started = self._loop.time()
         self.gathered_writes += len(pending)
         for writer, frames in pending.items():
             writer.write_gathered(frames[0] if len(frames) == 1 else b"".join(frames))
@@ -93,7 +94,7 @@ class WriteCoalescer:
 
     def _settle(self, started: float) -> None:
         """Writes were handed over from `started` until now: estimate when they are out."""
-        now = self._clock()
+        now = self._loop.time()
         busy_until = started + self.WRITE_FACTOR * (now - started)
         if busy_until > self._busy_until:
             self._busy_until = min(busy_until, now + self.MAX_DELAY)
