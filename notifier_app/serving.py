@@ -23,18 +23,36 @@ Each worker gets two I/O threads instead of granian's one (NOTIFIER_SERVER_THREA
 one, the response to a publishing request waits behind the socket writes of the fan-out
 it caused, so back-to-back publishes cannot be gathered (realtime/writes.py). Burst to
 10,000 streams: 83k → 93-95k events/s (bench/README.md).
+
+Granian allocates with jemalloc, which keeps pages it no longer uses for ten seconds and
+returns them only while it is allocating — an idle server with thousands of held streams
+keeps them for good: 16.4 KB of RSS per held stream for a bare granian app instead of
+14.2. We ask it to return them at once (`_RJEM_MALLOC_CONF=dirty_decay_ms:0`, unless the
+environment sets it): the server's memory is what its connections hold, and bursts and
+broadcasts measured the same (bench/README.md). It is read when granian loads, so this
+runs before granian is imported; its workers are forked from this process.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from notifier_app.config import server_backlog, server_backpressure, server_http, server_threads
 
 logger = logging.getLogger("notifier")
 
 
+# jemalloc's settings as granian's build names them (tikv-jemallocator: prefixed symbols).
+JEMALLOC_CONF = "_RJEM_MALLOC_CONF"
+
+
 def configure_granian() -> None:
+    if JEMALLOC_CONF not in os.environ:  # (rxconfig is loaded again later, and in the worker)
+        if "granian._granian" in sys.modules:
+            logger.warning("granian was loaded before configure_granian(): its allocator keeps its defaults")
+        os.environ[JEMALLOC_CONF] = "dirty_decay_ms:0"
     try:
         import granian.server as granian_server
     except ImportError:  # another ASGI server is in use

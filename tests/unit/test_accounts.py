@@ -60,3 +60,20 @@ def test_fresh_reads_the_database_even_within_the_ttl(users):
     remove(alice)
     assert run(cache.get(alice, fresh=True)) is None  # a stream opening sees the removal at once
     assert run(cache.get(alice)) is None  # and the remembered account is gone with it
+
+
+def test_fresh_reads_are_not_remembered(users):
+    cache = AccountCache(clock=Clock())
+    assert run(cache.get(users["alice"], fresh=True)) is not None
+    assert cache._entries == {}  # an opening stream's read: it lives for hours, its account is not asked for again
+
+
+def test_expired_entries_are_dropped_at_the_next_lookup(users):
+    clock = Clock()
+    cache = AccountCache(ttl=30, clock=clock)
+    run(cache.get(users["alice"]))
+    clock.now += 10
+    run(cache.get(users["bob"]))
+    clock.now += 25  # alice's entry expired, bob's has not
+    run(cache.get(users["carol"]))
+    assert list(cache._entries) == [users["bob"], users["carol"]]
