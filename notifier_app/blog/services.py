@@ -29,7 +29,7 @@ from notifier_app.blog.schemas import (
 )
 from notifier_app.bus import bus
 from notifier_app.config import admin_emails
-from notifier_app.models import Comment, Post, User
+from notifier_app.models import Comment, Post, User, utcnow
 
 
 class EmailTaken(Exception):
@@ -191,33 +191,44 @@ def create_post(author_id: int, data: PostIn) -> PostPublic:
     )
 
 
+# Commenting is the write every targeted notification comes from, so it is written in
+# Core statements — one round trip each, no identity map or unit of work: 1.46 → 0.8 ms
+# per comment in the request path (bench/README.md).
+_COMMENTER = sa.select(
+    User.nickname, sa.select(Post.author_id).where(Post.id == sa.bindparam("post_id")).scalar_subquery()
+).where(User.id == sa.bindparam("author_id"))
+_ADD_COMMENT = sa.insert(Comment).returning(Comment.id)
+
+
 def create_comment(author_id: int, post_id: int, data: CommentIn) -> CommentPublic:
     with db.session() as s:
-        author = s.get(User, author_id)
-        if author is None:
+        conn = s.connection()
+        found = conn.execute(_COMMENTER, {"author_id": author_id, "post_id": post_id}).first()
+        if found is None:
             raise NotFound(f"user {author_id}")
-        post = s.get(Post, post_id)
-        if post is None:
+        nickname, post_author_id = found
+        if post_author_id is None:
             raise NotFound(f"post {post_id}")
-        comment = Comment(post_id=post_id, author_id=author_id, content=data.content)
-        s.add(comment)
-        s.flush()  # its id, for the event
+        created_at = utcnow()
+        comment_id = conn.execute(
+            _ADD_COMMENT, {"post_id": post_id, "author_id": author_id, "content": data.content, "created_at": created_at}
+        ).scalar_one()
         bus.emit(
             CommentCreated(
-                comment_id=comment.id,
-                post_id=post.id,
-                post_author_id=post.author_id,
-                content=comment.content,
-                author_id=author.id,
-                author_nickname=author.nickname,
-                created_at=comment.created_at,
+                comment_id=comment_id,
+                post_id=post_id,
+                post_author_id=post_author_id,
+                content=data.content,
+                author_id=author_id,
+                author_nickname=nickname,
+                created_at=created_at,
             ),
             session=s,
         )
         s.commit()
     return CommentPublic(
-        id=comment.id,
-        content=comment.content,
-        author=AuthorPublic(id=author.id, nickname=author.nickname),
-        created_at=comment.created_at,
+        id=comment_id,
+        content=data.content,
+        author=AuthorPublic(id=author_id, nickname=nickname),
+        created_at=created_at,
     )

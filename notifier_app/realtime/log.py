@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, or_, select
 
 from notifier_app import db
-from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark, User
+from notifier_app.models import Meta, Notification, NotificationRead, ReadWatermark, User, utcnow
 from notifier_app.realtime import sse
 
 PRUNED_THROUGH = "notifications.pruned_through"
@@ -67,29 +67,35 @@ def _published(row: Notification) -> Published:
     return Published.build(row.seq, json.loads(row.payload), row.user_id, row.exclude_user_id)
 
 
-def stage(s: Session, event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Notification:
-    """Add a notification to an open transaction; its seq is given when that flushes."""
+_ADD = sa.insert(Notification).returning(Notification.seq)
+
+
+def stage(s: Session, event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> int:
+    """Add a notification to an open transaction; returns its seq (the SSE id)."""
     if s.get_bind().dialect.name == "postgresql":
         # Sequence values are taken at insert but seen at commit: serialise appends so
         # that commit order is seq order and a reader never sees seq N+1 before N.
         s.exec(sa.text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK))
-    row = Notification(
-        event_id=event["id"],
-        type=event["type"],
-        user_id=user_id,
-        exclude_user_id=exclude_user_id,
-        payload=sse.dumps(event),
-    )
-    s.add(row)
-    return row
+    # A Core insert: one statement, the seq back at once (no unit of work at commit).
+    return s.connection().execute(
+        _ADD,
+        {
+            "event_id": event["id"],
+            "type": event["type"],
+            "user_id": user_id,
+            "exclude_user_id": exclude_user_id,
+            "payload": sse.dumps(event),
+            "created_at": utcnow(),
+        },
+    ).scalar_one()
 
 
 def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id: int | None = None) -> Published:
     """Store one notification in a transaction of its own."""
     with db.session() as s:
-        row = stage(s, event, user_id=user_id, exclude_user_id=exclude_user_id)
+        seq = stage(s, event, user_id=user_id, exclude_user_id=exclude_user_id)
         s.commit()
-    return Published.build(row.seq, event, user_id, exclude_user_id)
+    return Published.build(seq, event, user_id, exclude_user_id)
 
 
 def last_seq() -> int:

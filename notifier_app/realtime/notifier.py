@@ -57,8 +57,8 @@ class Notifier:
         together, and fan-out starts the moment they are: no second transaction, no wait
         for the loop to pick up the domain event first.
         """
-        row = log.stage(s, event, user_id=user_id, exclude_user_id=exclude_user_id)
-        db.after_commit(s, lambda: self._publish_soon(Published.build(row.seq, event, user_id, exclude_user_id)))
+        seq = log.stage(s, event, user_id=user_id, exclude_user_id=exclude_user_id)
+        db.after_commit(s, lambda: self._publish_soon(Published.build(seq, event, user_id, exclude_user_id)))
 
     def _publish_soon(self, published: Published) -> None:
         # Not serving (a script, a seed): nothing to publish to; the log has it for replay.
