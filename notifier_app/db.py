@@ -73,18 +73,30 @@ def checkpoint() -> tuple[int, int]:
     return logged, done
 
 
+# A session's after-commit callbacks, in its `info`. (sa.event.listen per call was half
+# of the ORM-free comment path's overhead; one class-level hook is a dict lookup.)
+_AFTER_COMMIT = "notifier.after_commit"
+
+
 def after_commit(s: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once `s` has committed (never, if it rolls back), in the committing
     thread. A callback that fails is logged: the write is committed, and its caller must
     not hear otherwise."""
+    s.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
-    def run(_session: Session) -> None:
+
+@sa.event.listens_for(Session, "after_commit")
+def _run_after_commit(s: Session) -> None:
+    for callback in s.info.pop(_AFTER_COMMIT, ()):
         try:
             callback()
         except Exception:
             logger.exception("after-commit callback %r failed", callback)
 
-    sa.event.listen(s, "after_commit", run, once=True)
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_after_commit(s: Session) -> None:
+    s.info.pop(_AFTER_COMMIT, None)
 
 
 def migrate(url: str | None = None) -> None:

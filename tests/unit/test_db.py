@@ -41,3 +41,15 @@ def test_a_failing_after_commit_callback_does_not_undo_or_fail_the_write(databas
     assert "after-commit callback" in caplog.text
     with db.session() as s:
         assert [u.email for u in s.exec(select(User)).all()] == ["kept@example.com"]
+
+
+def test_after_commit_callbacks_of_a_rolled_back_transaction_never_run(database):
+    ran: list[str] = []
+    with db.session() as s:
+        s.add(User(email="gone@example.com", nickname="gone", password_hash="x"))
+        db.after_commit(s, lambda: ran.append("rolled back"))
+        s.rollback()
+        s.add(User(email="kept@example.com", nickname="kept", password_hash="x"))
+        db.after_commit(s, lambda: ran.append("committed"))
+        s.commit()
+    assert ran == ["committed"]
