@@ -201,12 +201,12 @@ class SubscriberRegistry:
                     del self._kinds[kind]
 
     # -- publishing ----------------------------------------------------------------
-    def _deliver(self, groups: Iterable[Iterable[Subscription]], item: Any) -> int:
+    def _deliver(self, groups: Iterable[Iterable[Subscription]], item: Any, size: int) -> int:
         """One publish: offer the item to every subscription of every group; close the
-        ones that are full."""
+        ones that are full. `size`: how many subscriptions that is (for `writes`)."""
         delivered = 0
         laggards = None
-        self.writes.begin()
+        self.writes.begin(size)
         try:
             for subs in groups:
                 for sub in subs:
@@ -226,7 +226,7 @@ class SubscriberRegistry:
     def publish(self, channel: Channel, item: Any) -> int:
         """Deliver to every subscriber of one channel. Returns how many got it."""
         subs = self._kinds.get(channel[0], {}).get(channel[1])
-        return self._deliver((subs,), item) if subs else 0
+        return self._deliver((subs,), item, len(subs)) if subs else 0
 
     def publish_many(self, channels: Iterable[Channel], item: Any) -> int:
         """Deliver once to each subscriber of any of the channels (duplicates collapsed)."""
@@ -235,7 +235,7 @@ class SubscriberRegistry:
             subs = self._kinds.get(kind, {}).get(key)
             if subs:
                 targets.update(subs)
-        return self._deliver((targets,), item) if targets else 0
+        return self._deliver((targets,), item, len(targets)) if targets else 0
 
     def broadcast(self, kind: str, item: Any, *, exclude: Iterable[str] = ()) -> int:
         """Deliver to every subscriber of every channel of a kind, except the excluded keys."""
@@ -244,7 +244,7 @@ class SubscriberRegistry:
             return 0
         excluded = set(exclude)
         groups = [subs for key, subs in keys.items() if key not in excluded]
-        return self._deliver(groups, item)
+        return self._deliver(groups, item, sum(map(len, groups)))
 
     # -- user channels, the main use -----------------------------------------------
     def notify_user(self, user_id: int | str, item: Any) -> int:

@@ -232,7 +232,7 @@ class EventStream(Response):
         frame = feed.take_live(item)
         if frame is not None:
             writes = self._writes
-            if writes.gathering:
+            if writes.holds(self):
                 writes.gather(self, frame)
             else:
                 try:

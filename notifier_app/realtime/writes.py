@@ -7,7 +7,9 @@ times the hand-over). A frame published meanwhile would queue behind those write
 So it is kept here instead, with whatever else arrives for the same stream, and written
 once the earlier fan-out should be out: one write per stream, not one per event. An idle
 server writes at once; only back-to-back publishes are gathered, never for more than
-`MAX_DELAY`. Figures: bench/README.md.
+`MAX_DELAY`. A small publish (one user's notification) is written at once even then —
+gathering it would save a write or two and cost its reader up to `MAX_DELAY` — except to
+a stream that has frames gathered already, which go first. Figures: bench/README.md.
 """
 
 from __future__ import annotations
@@ -24,21 +26,24 @@ class GatheredWriter(Protocol):
 class WriteCoalescer:
     """Decides, per publish, whether live frames are written at once or gathered.
 
-    The registry calls `begin` and `end` around each publish; a stream's sink checks
-    `gathering` and either writes the frame itself or hands it to `gather`.
+    The registry calls `begin` and `end` around each publish; a stream's sink asks
+    `holds(itself)` and either writes the frame itself or hands it to `gather`.
     """
 
     # The server's I/O thread spends about this many times our hand-over time writing a
     # fan-out out (13 vs 4.5 µs per socket in a burst to 10,000 streams, bench machine).
     WRITE_FACTOR = 3.0
     MAX_DELAY = 0.25  # seconds a gathered frame may wait, whatever the estimate
+    BULK = 64  # a publish to fewer streams than this is not gathered (see the module doc)
 
     __slots__ = (
-        "gathering", "now", "frames_gathered", "gathered_writes", "_loop", "_timed", "_busy_until", "_pending", "_flush"
+        "gathering", "now", "frames_gathered", "gathered_writes", "bulk",
+        "_loop", "_timed", "_busy_until", "_pending", "_flush",
     )
 
-    def __init__(self) -> None:
-        self.gathering = False
+    def __init__(self, bulk: int = BULK) -> None:
+        self.bulk = bulk
+        self.gathering = False  # the current publish is gathered (every frame of it)
         self.now = 0.0  # the loop's time when the current publish began
         self.frames_gathered = 0  # frames that waited here ...
         self.gathered_writes = 0  # ... and the writes they went out in
@@ -48,7 +53,8 @@ class WriteCoalescer:
         self._pending: dict[GatheredWriter, list[bytes]] = {}
         self._flush: asyncio.TimerHandle | None = None
 
-    def begin(self) -> None:
+    def begin(self, size: int) -> None:
+        """A publish to about `size` streams begins."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # published from outside a loop: no stream writes then
@@ -58,9 +64,14 @@ class WriteCoalescer:
             self._loop, self._busy_until, self._pending, self._flush = loop, 0.0, {}, None
         self._timed = True
         now = self.now = loop.time()
-        # Anything still gathered keeps later frames gathered too: a stream's frames go
-        # out in publish order.
-        self.gathering = bool(self._pending) or now < self._busy_until
+        # Anything still gathered keeps later bulk frames gathered too, so that it is
+        # written in one go (and a small publish waits only where `holds` says).
+        self.gathering = size >= self.bulk and (bool(self._pending) or now < self._busy_until)
+
+    def holds(self, writer: GatheredWriter) -> bool:
+        """Whether this publish's frame for `writer` must be gathered: the publish is,
+        or frames gathered earlier for that stream have to go out first."""
+        return self.gathering or writer in self._pending
 
     def end(self) -> None:
         if self._timed and not self.gathering:
@@ -68,7 +79,7 @@ class WriteCoalescer:
         self.gathering = False
 
     def gather(self, writer: GatheredWriter, frame: bytes) -> None:
-        """Keep a frame for a writer (only while `gathering`, inside a publish)."""
+        """Keep a frame for a writer (only where `holds`, inside a publish)."""
         self.frames_gathered += 1
         frames = self._pending.get(writer)
         if frames is None:

@@ -6,7 +6,15 @@ import asyncio
 import time
 
 from notifier_app.realtime.registry import SubscriberRegistry, user_channel
+from notifier_app.realtime.writes import WriteCoalescer
 from tests.unit.conftest import run
+
+
+def registry(bulk: int = 1) -> SubscriberRegistry:
+    """A registry whose publishes count as bulk from `bulk` streams (the app's: 64)."""
+    reg = SubscriberRegistry()
+    reg.writes = WriteCoalescer(bulk=bulk)
+    return reg
 
 
 class Stream:
@@ -21,7 +29,7 @@ class Stream:
         self.flushed = asyncio.Event()
 
     def push(self, frame: bytes) -> bool:
-        if self.writes.gathering:
+        if self.writes.holds(self):
             self.writes.gather(self, frame)
         else:
             self.write(frame)
@@ -45,7 +53,7 @@ async def wait_flushed(*streams: Stream) -> None:
 
 def test_an_idle_server_writes_at_once():
     async def main():
-        reg = SubscriberRegistry()
+        reg = registry()
         a, b = Stream(reg, 1), Stream(reg, 2)
         reg.broadcast_users(b"one")
         assert a.written == [b"one"] and b.written == [b"one"]  # during the publish, not later
@@ -56,7 +64,7 @@ def test_an_idle_server_writes_at_once():
 
 def test_publishes_during_a_fan_out_are_gathered_into_one_write_per_stream_in_order():
     async def main():
-        reg = SubscriberRegistry()
+        reg = registry()
         streams = [Stream(reg, uid, hand_over=0.002) for uid in range(1, 6)]  # ~10 ms to hand over
         started = asyncio.get_running_loop().time()
         reg.broadcast_users(b"1")
@@ -79,7 +87,7 @@ def test_publishes_during_a_fan_out_are_gathered_into_one_write_per_stream_in_or
 
 def test_a_frame_published_after_the_estimate_but_before_the_flush_keeps_its_place():
     async def main():
-        reg = SubscriberRegistry()
+        reg = registry()
         stream = Stream(reg, 1, hand_over=0.002)
         reg.notify_user(1, b"a")
         reg.notify_user(1, b"b")  # gathered
@@ -100,7 +108,7 @@ def test_a_frame_published_after_the_estimate_but_before_the_flush_keeps_its_pla
 
 def test_a_stream_that_ended_gets_nothing_of_what_was_gathered():
     async def main():
-        reg = SubscriberRegistry()
+        reg = registry()
         gone, stays = Stream(reg, 1, hand_over=0.002), Stream(reg, 2, hand_over=0.002)
         reg.broadcast_users(b"1")
         reg.broadcast_users(b"2")
@@ -108,6 +116,23 @@ def test_a_stream_that_ended_gets_nothing_of_what_was_gathered():
         gone.subscription.close()
         await wait_flushed(stays)
         assert gone.written == [b"1"] and stays.written == [b"1", b"2"]
+
+    run(main())
+
+
+def test_a_small_publish_during_a_fan_out_is_written_at_once_unless_frames_wait_for_its_stream():
+    async def main():
+        reg = registry(bulk=3)
+        streams = [Stream(reg, uid, hand_over=0.002) for uid in range(1, 5)]
+        reg.broadcast_users(b"1")  # bulk, idle server: written at once, and busy for a while
+        reg.broadcast_users(b"2", exclude_user=4)  # bulk, busy: gathered for 1-3
+        reg.notify_user(4, b"x")  # one stream, nothing gathered for it: at once
+        reg.notify_user(2, b"y")  # one stream with a gathered frame: behind it
+        assert streams[3].written == [b"1", b"x"]
+        assert streams[1].written == [b"1"]
+        await wait_flushed(*streams[:3])
+        assert streams[1].written == [b"1", b"2y"]
+        assert streams[0].written == streams[2].written == [b"1", b"2"]
 
     run(main())
 
