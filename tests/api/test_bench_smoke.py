@@ -3,14 +3,18 @@
 It drives the real prod-mode app and the Node.js peer through every scenario with raw
 SSE connections and asserts that every subscriber got every event, exactly once — so
 the benchmark's figures are about complete deliveries, and the harness keeps working.
-No plotting (matplotlib is a bench-only extra) and no wait for an idle machine.
+No plotting (matplotlib is a bench-only extra) and no wait for an idle machine. Also a
+short run of the in-process request timing (bench/requests.py).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from bench.cli import run_suite
+from tests.support.server import PROJECT_DIR
 
 C = 50
 
@@ -48,3 +52,13 @@ def test_every_subscriber_gets_every_event_at_c50():
 
     assert "broadcast p99" in report.table(results["runs"])
     assert elapsed < 60, f"the smoke run took {elapsed:.0f}s"
+
+
+def test_request_timing_in_process_runs():
+    """`python -m bench.requests` (the request path's share of the targeted latency) keeps working."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.requests", "comment", "--n", "20"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "comment: 20 requests" in done.stdout and "in the service (worker thread): p50" in done.stdout, done.stdout
