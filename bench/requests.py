@@ -2,6 +2,7 @@
 
     python -m bench.requests comment            # POST a comment (stores and publishes a notification)
     python -m bench.requests ping --n 5000      # GET /ping: the framework stacks alone
+    python -m bench.requests stream             # open a notification stream, leave after its first bytes
     python -m bench.requests comment --profile /tmp/comment.prof   # cProfile of the loop's thread
 
 For the request path's share of the targeted latency, without sockets or a load generator:
@@ -48,7 +49,10 @@ class InProcess:
         if message["type"] != "lifespan.startup.complete":
             raise RuntimeError(f"the app did not start: {message}")
 
-    async def request(self, method: str, path: str, token: str | None = None, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, token: str | None = None, body: bytes = b"", *, leave: bool = False
+    ) -> tuple[int, bytes]:
+        """One request; `leave`: the client goes away once the response's first bytes came."""
         path, _, query = path.partition("?")
         headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode())]
@@ -60,16 +64,22 @@ class InProcess:
                  "server": ("127.0.0.1", 8000), "state": {}}
         sent: list[dict] = []
         received = False
+        first_bytes = asyncio.Event()
 
         async def receive() -> dict:
             nonlocal received
             if not received:
                 received = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # the client stays until the response is done
+            if not leave:
+                await asyncio.Event().wait()  # the client stays until the response is done
+            await first_bytes.wait()
+            return {"type": "http.disconnect"}
 
         async def send(message: dict) -> None:
             sent.append(message)
+            if message["type"] == "http.response.body":
+                first_bytes.set()
 
         await self.asgi(scope, receive, send)
         return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
@@ -103,6 +113,7 @@ async def measure(mode: str, n: int, profile: Path | None, accounts: dict) -> No
                                          json.dumps({"content": f"c {i}"}).encode()),
         "posts": lambda i: app.request("GET", "/api/posts?limit=1"),
         "ping": lambda i: app.request("GET", "/ping"),
+        "stream": lambda i: app.request("GET", "/notifications/stream", author_token, leave=True),
     }
     call = calls[mode]
     for i in range(WARM_UP):
@@ -133,7 +144,7 @@ async def measure(mode: str, n: int, profile: Path | None, accounts: dict) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["comment", "posts", "ping"])
+    parser.add_argument("mode", choices=["comment", "posts", "ping", "stream"])
     parser.add_argument("--n", type=int, default=1000, help="timed requests (after 200 to warm up)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the timed requests here")
     args = parser.parse_args()

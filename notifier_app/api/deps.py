@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 
 from notifier_app.auth.accounts import accounts
-from notifier_app.auth.security import COOKIE_NAME, InvalidToken, decode_token
+from notifier_app.auth.security import COOKIE_NAME, InvalidToken, verify_token
 from notifier_app.blog.schemas import UserPublic
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -56,9 +56,17 @@ def request_token(request: Request, *, allow_query: bool = False) -> tuple[str |
 async def authenticate(request: Request, *, allow_query: bool = False, fresh: bool = False) -> UserPublic:
     """The caller, or 401/403. `fresh` reads the account from the database; otherwise a
     lookup from the last few seconds will do (auth/accounts.py)."""
+    user, _expires_at = await authenticate_until(request, allow_query=allow_query, fresh=fresh)
+    return user
+
+
+async def authenticate_until(
+    request: Request, *, allow_query: bool = False, fresh: bool = False
+) -> tuple[UserPublic, float]:
+    """`authenticate`, and when the caller's token expires (Unix time)."""
     token, from_cookie = request_token(request, allow_query=allow_query)
     try:
-        user_id = decode_token(token)
+        user_id, expires_at = verify_token(token)
     except InvalidToken:
         raise HTTPException(401, "Not authenticated: a valid token is required", {"WWW-Authenticate": "Bearer"}) from None
     user = await accounts.get(user_id, fresh=fresh)
@@ -66,7 +74,7 @@ async def authenticate(request: Request, *, allow_query: bool = False, fresh: bo
         raise HTTPException(401, "Not authenticated: the account no longer exists")
     if from_cookie and request.method in UNSAFE_METHODS and not origin_allowed(request):
         raise HTTPException(403, "Cross-origin request refused")
-    return user
+    return user, expires_at
 
 
 async def current_user(request: Request) -> UserPublic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -41,8 +42,14 @@ def create_token(user_id: int, *, ttl_seconds: int | None = None, now: float | N
     return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str | None) -> int:
-    """The user id in a valid token; raises InvalidToken otherwise."""
+class VerifiedToken(NamedTuple):
+    user_id: int
+    expires_at: float  # the `exp` claim (Unix time)
+
+
+def verify_token(token: str | None) -> VerifiedToken:
+    """Who a valid token is for, and until when; raises InvalidToken otherwise.
+    (Decode once: PyJWT checks every character of every segment, ~50 µs a token here.)"""
     if not token:
         raise InvalidToken("missing token")
     try:
@@ -52,14 +59,14 @@ def decode_token(token: str | None) -> int:
             algorithms=[ALGORITHM],
             options={"require": ["sub", "exp", "iat"]},
         )
-        return int(claims["sub"])
+        return VerifiedToken(int(claims["sub"]), float(claims["exp"]))
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from None
 
 
-def token_expiry(token: str) -> float:
-    """The `exp` of a token already checked by decode_token."""
-    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+def decode_token(token: str | None) -> int:
+    """The user id in a valid token; raises InvalidToken otherwise."""
+    return verify_token(token).user_id
 
 
 def token_from_cookie_header(cookie_header: str | None) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import reflex as rx
 
-from notifier_app.auth.security import InvalidToken, decode_token, token_expiry, token_from_cookie_header
+from notifier_app.auth.security import InvalidToken, token_from_cookie_header, verify_token
 from notifier_app.blog import services
 from notifier_app.config import settings
 from notifier_app.realtime import log, notifier, registry
@@ -122,12 +122,10 @@ class NotificationStream(rx.State):
         await self._follow(generation, user_id, expires_at, resume_from)
 
     def _credentials(self) -> tuple[int | None, float]:
-        token = token_from_cookie_header(self.router.headers.cookie)
         try:
-            user_id = decode_token(token)
+            return verify_token(token_from_cookie_header(self.router.headers.cookie))
         except InvalidToken:
             return None, 0.0
-        return user_id, token_expiry(token)
 
     async def _follow(self, generation: int, user_id: int, expires_at: float, resume_from: int | None) -> None:
         cfg = settings()

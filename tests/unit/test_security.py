@@ -15,9 +15,9 @@ from notifier_app.auth.security import (
     create_token,
     decode_token,
     hash_password,
-    token_expiry,
     token_from_cookie_header,
     verify_password,
+    verify_token,
 )
 from notifier_app.config import ConfigError, settings
 
@@ -58,7 +58,7 @@ def test_token_round_trip(jwt_secret):
     claims = jwt.decode(token, jwt_secret, algorithms=["HS256"])
     assert claims["sub"] == "42"
     assert claims["exp"] - claims["iat"] == 7 * 24 * 3600
-    assert token_expiry(token) == claims["exp"]
+    assert verify_token(token) == (42, claims["exp"])
 
 
 def test_settings_read_the_secret_and_ttl_from_the_environment(monkeypatch, jwt_secret):

@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from notifier_app.api.deps import authenticate, request_token
-from notifier_app.auth.security import token_expiry
+from notifier_app.api.deps import authenticate_until
 from notifier_app.blog.schemas import UserPublic
 from notifier_app.config import settings
 from notifier_app.realtime import chat, limits, notifier, registry, sse, status
@@ -55,7 +54,7 @@ async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaita
     if limits.refusal("", per_user=cfg.max_streams_per_user, total=cfg.max_streams) == "server":
         return refused("server")  # before any work: a full server answers at once
     # Fresh from the database: a stream is opened once and then lives for hours.
-    user = await authenticate(request, allow_query=True, fresh=True)
+    user, expires_at = await authenticate_until(request, allow_query=True, fresh=True)
     slot = f"user:{user.id}"
     if refusal := limits.refusal(slot, per_user=cfg.max_streams_per_user, total=cfg.max_streams):
         return refused(refusal)
@@ -63,7 +62,6 @@ async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaita
     # (else a burst of connects all pass the check and overshoot both caps).
     limits.acquire(slot)
     try:
-        token, _ = request_token(request, allow_query=True)
         feed = await open_feed(user)
         return EventStream(
             feed,
@@ -71,7 +69,7 @@ async def user_stream(request: Request, open_feed: Callable[[UserPublic], Awaita
             retry_ms=cfg.retry_ms,
             limits=limits,
             slot=slot,
-            expires_at=token_expiry(token),
+            expires_at=expires_at,
             slot_held=True,
         )
     except BaseException:
