@@ -54,7 +54,7 @@ class WriteCoalescer:
         self._flush: asyncio.TimerHandle | None = None
 
     def begin(self, size: int) -> None:
-        """A publish to about `size` streams begins."""
+        """A publish to `size` streams begins."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # published from outside a loop: no stream writes then
