@@ -109,11 +109,11 @@ class Subscription(Generic[T]):
         """Where a sink that writes at call time learns whether to write now or gather."""
         return self._registry.writes
 
-    def postpone(self, seconds: float, now: float | None = None) -> None:
-        """Restart the current wait's timeout (an item went out through the sink).
-        `now`: the loop's time, if the caller has it."""
+    def postpone(self, seconds: float, now: float) -> None:
+        """Restart the current wait's timeout (an item went out through the sink at the
+        loop's time `now`)."""
         if self._deadline is not None and self._waiter is not None:
-            self._deadline = (self._waiter.get_loop().time() if now is None else now) + seconds
+            self._deadline = now + seconds
 
     def _on_timer(self) -> None:
         self._timer = None
