@@ -173,6 +173,11 @@ class SubscriberRegistry:
         self.default_maxsize = default_maxsize
         self._kinds: dict[str, dict[str, set[Subscription]]] = {}
         self.dropped = 0  # subscriptions closed for falling behind
+        # While a publish walks the channels' sets, subscriptions closed meanwhile (a sink
+        # dropping a client that stopped reading: streams.py, MAX_QUEUED) leave after it:
+        # changing a set under the walk raised, and the fan-out stopped there.
+        self._publishing = False
+        self._leaving: list[Subscription] = []
         # Sinks that write at call time ask it whether to write now or gather (writes.py).
         self.writes = WriteCoalescer()
 
@@ -187,6 +192,9 @@ class SubscriberRegistry:
         return sub
 
     def _remove(self, sub: Subscription) -> None:
+        if self._publishing:
+            self._leaving.append(sub)
+            return
         for kind, key in sub.channels:
             keys = self._kinds.get(kind)
             if keys is None:
@@ -207,6 +215,7 @@ class SubscriberRegistry:
         delivered = 0
         laggards = None
         self.writes.begin(size)
+        self._publishing = True
         try:
             for subs in groups:
                 for sub in subs:
@@ -216,7 +225,12 @@ class SubscriberRegistry:
                         laggards = laggards or []
                         laggards.append(sub)
         finally:
+            self._publishing = False
             self.writes.end()
+            if self._leaving:
+                leaving, self._leaving = self._leaving, []
+                for sub in leaving:
+                    self._remove(sub)
         if laggards:
             self.dropped += len(laggards)
             for sub in laggards:

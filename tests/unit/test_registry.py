@@ -296,3 +296,32 @@ def test_cancelled_waiter_leaves_the_subscription_usable():
         return await sub.next_item(timeout=1)
 
     assert run(main()) == "after"
+
+
+@pytest.mark.parametrize("publish", ["broadcast", "user", "users"])
+def test_a_sink_that_closes_its_subscription_while_offered_does_not_stop_the_fan_out(publish):
+    # A stream whose client stopped reading closes its feed from inside the publisher's
+    # pass (streams.py, MAX_QUEUED): the others in that pass, of that user or another,
+    # must still get the item.
+    reg = SubscriberRegistry()
+    dropping = reg.subscribe(user_channel(1))
+    same_user = reg.subscribe(user_channel(1))
+    other_user = reg.subscribe(user_channel(2))
+
+    def sink(item):
+        dropping.close()
+        return False
+
+    dropping.sink = sink
+    if publish == "broadcast":
+        reg.broadcast_users("hello")
+    elif publish == "user":
+        reg.notify_user(1, "hello")
+    else:
+        reg.notify_users([1, 2], "hello")
+
+    assert dropping.closed
+    assert same_user.drain() == ["hello"]
+    if publish != "user":
+        assert other_user.drain() == ["hello"]
+    assert reg.subscribers(user_channel(1)) == 1
