@@ -27,7 +27,7 @@ class NotificationFeed:
         self.subscription = subscription
         self.user_id = user_id
         self.last_seq = last_seq
-        self._backlog: list[Published] = []
+        self._backlog: list[Published] | tuple[()] = ()  # (a live stream's is empty for good)
         self._more_in_log = False
 
     @classmethod
@@ -73,17 +73,17 @@ class NotificationFeed:
         floor, newest = await asyncio.to_thread(bounds)
         if last_event_id > newest:
             # The client is ahead of the log (the log was reset): start afresh from now.
-            self._backlog.append(Published.build(None, events.stream_reset(), self.user_id, None))
+            self._backlog = [Published.build(None, events.stream_reset(), self.user_id, None)]
             self.last_seq = newest
             return
         if last_event_id < floor:
-            self._backlog.append(Published.build(None, events.stream_reset(), self.user_id, None))
+            self._backlog = [Published.build(None, events.stream_reset(), self.user_id, None)]
         await self._load_backlog()
 
     async def _load_backlog(self) -> None:
         rows = await asyncio.to_thread(log.replay, self.user_id, self.last_seq)
-        self._backlog.extend(rows)
         if rows:
+            self._backlog = [*self._backlog, *rows]
             self.last_seq = rows[-1].seq
         self._more_in_log = len(rows) >= log.REPLAY_LIMIT
 
@@ -93,7 +93,7 @@ class NotificationFeed:
             if not self._backlog and self._more_in_log:
                 await self._load_backlog()
             if self._backlog:
-                batch, self._backlog = self._backlog, []
+                batch, self._backlog = self._backlog, ()
                 return batch
             item: Published | None = await self.subscription.next_item(timeout)
             if item is None:
@@ -111,10 +111,14 @@ class NotificationFeed:
             batch = await self.next_batch(timeout)
             return None if batch is None else b"".join(p.frame for p in batch)
         # The hot path of every open stream (once per event per subscriber): the same as
-        # next_batch, without building a batch for the usual single event.
+        # next_batch, without building a batch for the usual single event, and waiting on
+        # the subscription's future itself (no next_item coroutine per idle stream).
         subscription = self.subscription
         while True:
-            item: Published | None = await subscription.next_item(timeout)
+            waiter = subscription.wait(timeout)
+            if waiter is not None:
+                await waiter
+            item: Published | None = subscription.take()
             if item is None:
                 return None
             if not subscription._items:

@@ -15,9 +15,11 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
+from notifier_app.realtime.timeouts import Tick, Ticks
 from notifier_app.realtime.writes import WriteCoalescer
 
 T = TypeVar("T")
+
 Channel = tuple[str, str]
 
 USER = "user"
@@ -38,19 +40,20 @@ class Subscription(Generic[T]):
     """
 
     __slots__ = (
-        "_registry", "channels", "_items", "_maxsize", "_waiter", "_deadline", "_timer", "sink", "closed", "overflowed"
+        "_registry", "channels", "_items", "_maxsize", "_waiter", "_deadline", "_tick", "sink", "closed", "overflowed"
     )
 
     def __init__(self, registry: SubscriberRegistry, channels: tuple[Channel, ...], maxsize: int) -> None:
         self._registry = registry
         self.channels = channels
         # A list, not a deque: an empty deque allocates a 64-slot block (~0.7 KB per
-        # idle stream); the buffer is short and usually drained whole.
-        self._items: list[T] = []
+        # idle stream); the buffer is short and usually drained whole. Empty, it is the
+        # shared empty tuple: most streams never buffer (their sink writes at once).
+        self._items: list[T] | tuple[()] = ()
         self._maxsize = maxsize
         self._waiter: asyncio.Future | None = None
         self._deadline: float | None = None  # loop time at which the current wait times out
-        self._timer: asyncio.TimerHandle | None = None
+        self._tick: Tick | None = None  # where the registry's ticks call on_tick (timeouts.py)
         # Optional: takes an item at once instead of buffering it (True: taken). The SSE
         # stream sets one when its server writes at call time (see streams.py), so a
         # broadcast writes to every socket in one pass, as Node does, instead of waking
@@ -65,9 +68,11 @@ class Subscription(Generic[T]):
         if items:
             if len(items) >= self._maxsize:
                 return False
+            items.append(item)
         elif self.sink is not None and self.sink(item):
             return True
-        items.append(item)
+        else:
+            self._items = [item]
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -75,29 +80,36 @@ class Subscription(Generic[T]):
 
     async def next_item(self, timeout: float | None = None) -> T | None:
         """The next item; None if `timeout` seconds pass first. Raises SubscriptionClosed."""
-        if self._items:
-            return self._items.pop(0)
-        if self.closed:
-            raise SubscriptionClosed
+        waiter = self.wait(timeout)
+        if waiter is not None:
+            await waiter
+        return self.take()
+
+    def wait(self, timeout: float | None) -> asyncio.Future | None:
+        """What to await before `take()`, or None when there is something to take now.
+
+        `next_item` in two halves, for the stream's hot path: an idle stream then waits
+        on this future alone rather than on a coroutine of its own too (bench/README.md).
+        """
+        if self._items or self.closed:
+            return None
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         if timeout is None:
             self._deadline = None
         else:
-            # One timer per subscription, not one per wait: a stream that gets an event
-            # every second with a 15 s timeout would otherwise create and cancel a timer
-            # per event. A timer that fires before the current deadline re-arms itself.
+            # Armed once, not per wait: a stream that gets an event every second with a
+            # 15 s timeout would otherwise arm a timeout per event. A tick that falls due
+            # before the current deadline arms the next one (on_tick).
             deadline = self._deadline = loop.time() + timeout
-            timer = self._timer
-            if timer is not None and (timer.when() > deadline or timer._loop is not loop):
-                timer.cancel()
-                timer = None
-            if timer is None:
-                self._timer = loop.call_at(deadline, self._on_timer)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
+            tick = self._tick
+            if tick is None or not tick.covers(loop, deadline):
+                self._registry.ticks.arm(self, loop, deadline)
+        return waiter
+
+    def take(self) -> T | None:
+        """The next buffered item, None if there is none (the wait timed out). Raises
+        SubscriptionClosed once closed and drained."""
         if self._items:
             return self._items.pop(0)
         if self.closed:
@@ -112,24 +124,23 @@ class Subscription(Generic[T]):
     def postpone(self, seconds: float, now: float) -> None:
         """Restart the current wait's timeout (an item went out through the sink at the
         loop's time `now`)."""
-        if self._deadline is not None and self._waiter is not None:
+        if self._deadline is not None:
             self._deadline = now + seconds
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def on_tick(self) -> None:
         waiter, deadline = self._waiter, self._deadline
         if waiter is None or deadline is None or waiter.done():
-            return  # nobody is waiting with a timeout: the next wait arms a new timer
+            return  # nobody is waiting with a timeout: the next wait arms again
         loop = waiter.get_loop()
         if loop.time() >= deadline:
             waiter.set_result(None)
         else:
-            self._timer = loop.call_at(deadline, self._on_timer)
+            self._registry.ticks.arm(self, loop, deadline)
 
     def drain(self) -> list[T]:
         """Everything buffered now, without waiting."""
-        items, self._items = self._items, []
-        return items
+        items, self._items = self._items, ()
+        return items or []
 
     def close(self, *, overflow: bool = False) -> None:
         if self.closed:
@@ -138,11 +149,9 @@ class Subscription(Generic[T]):
         self.overflowed = overflow
         self.sink = None
         if overflow:
-            self._items = []
+            self._items = ()
         self._registry._remove(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._tick = None  # its tick skips it
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -166,20 +175,42 @@ class Subscription(Generic[T]):
         self.close()
 
 
+# A channel's subscriptions: a tuple while there are few (a user's one or two tabs: 48
+# bytes for one, where an empty set alone is 216), a set once there are many (a chat room,
+# a page everyone has open), so joining and leaving stay O(1) there.
+Members = tuple["Subscription", ...] | set["Subscription"]
+FEW = 8
+
+
+def _joined(subs: Members, sub: Subscription) -> Members:
+    if type(subs) is tuple:
+        return subs + (sub,) if len(subs) < FEW else {*subs, sub}
+    subs.add(sub)
+    return subs
+
+
+def _without(subs: Members, sub: Subscription) -> Members:
+    if type(subs) is tuple:
+        return tuple(s for s in subs if s is not sub)
+    subs.discard(sub)
+    return subs
+
+
 class SubscriberRegistry:
     """Subscriptions by channel, indexed by kind so a broadcast walks one kind only."""
 
     def __init__(self, default_maxsize: int = 256) -> None:
         self.default_maxsize = default_maxsize
-        self._kinds: dict[str, dict[str, set[Subscription]]] = {}
+        self._kinds: dict[str, dict[str, Members]] = {}
         self.dropped = 0  # subscriptions closed for falling behind
-        # While a publish walks the channels' sets, subscriptions closed meanwhile (a sink
+        # While a publish walks the channels' members, subscriptions closed meanwhile (a sink
         # dropping a client that stopped reading: streams.py, MAX_QUEUED) leave after it:
         # changing a set under the walk raised, and the fan-out stopped there.
         self._publishing = False
         self._leaving: list[Subscription] = []
         # Sinks that write at call time ask it whether to write now or gather (writes.py).
         self.writes = WriteCoalescer()
+        self.ticks = Ticks()  # the subscriptions' timeouts
 
     # -- subscribing ---------------------------------------------------------------
     def subscribe(self, *channels: Channel, maxsize: int | None = None) -> Subscription:
@@ -188,7 +219,8 @@ class SubscriberRegistry:
         channels = tuple(dict.fromkeys(channels))
         sub: Subscription = Subscription(self, channels, maxsize or self.default_maxsize)
         for kind, key in channels:
-            self._kinds.setdefault(kind, {}).setdefault(key, set()).add(sub)
+            keys = self._kinds.setdefault(kind, {})
+            keys[key] = _joined(keys.get(key, ()), sub)
         return sub
 
     def _remove(self, sub: Subscription) -> None:
@@ -202,7 +234,7 @@ class SubscriberRegistry:
             subs = keys.get(key)
             if subs is None:
                 continue
-            subs.discard(sub)
+            subs = keys[key] = _without(subs, sub)
             if not subs:
                 del keys[key]
                 if not keys:

@@ -100,9 +100,10 @@ class StreamHandoff:
                 stream.abandon()
             raise
         if handoff:
-            del inner
+            stream = handoff.pop()
+            del inner, handoff
             _slim(scope)
-            await handoff.pop().stream(receive, send, headers_sent=True)
+            await stream.stream(receive, send, headers_sent=True)
 
 
 # What granian's access log reads from a finished request's scope; the rest of the scope
@@ -145,7 +146,7 @@ class EventStream(Response):
         self._released = False
         self._send: Send | None = None  # set when live items are written by the publisher (_push)
         self._blocked: asyncio.Future | None = None  # a write granian has not taken yet (see _write)
-        self._queued: list[bytes] = []  # writes waiting behind it, in order
+        self._queued: list[bytes] | tuple[()] = ()  # writes waiting behind it, in order
         if not slot_held:  # True when the caller acquired it already (and it is ours to release)
             limits.acquire(slot)
 
@@ -206,7 +207,7 @@ class EventStream(Response):
                 self._send = None
                 self.feed.subscription.sink = None  # and no cycle left behind
                 self._writes.discard(self)
-                self._queued = []
+                self._queued = ()
             receiving = self._receiving
             receiving.remove_done_callback(self._watch_disconnect)  # no cycle left behind
             receiving.cancel()
@@ -263,7 +264,10 @@ class EventStream(Response):
         too); a client that lets `MAX_QUEUED` pile up is dropped, and replays on reconnect.
         """
         if self._blocked is not None:
-            self._queued.append(data)
+            if self._queued:
+                self._queued.append(data)
+            else:
+                self._queued = [data]
             if len(self._queued) > MAX_QUEUED:
                 self.feed.close()
             return
@@ -279,7 +283,7 @@ class EventStream(Response):
             self.feed.close()  # the client is gone: the stream's loop ends it
             return
         if self._queued and self._send is not None:
-            queued, self._queued = self._queued, []
+            queued, self._queued = self._queued, ()
             try:
                 self._write(b"".join(queued))
             except Exception:  # noqa: BLE001

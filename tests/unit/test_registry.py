@@ -8,6 +8,7 @@ import inspect
 import pytest
 
 from notifier_app.realtime.registry import (
+    FEW,
     SubscriberRegistry,
     Subscription,
     SubscriptionClosed,
@@ -325,3 +326,18 @@ def test_a_sink_that_closes_its_subscription_while_offered_does_not_stop_the_fan
     if publish != "user":
         assert other_user.drain() == ["hello"]
     assert reg.subscribers(user_channel(1)) == 1
+
+
+def test_a_channel_growing_past_a_few_members_and_shrinking_again_keeps_count():
+    # Few members are kept in a tuple, many in a set (registry.py, FEW): across the switch
+    # every member still gets each item once, and leaving works from either form.
+    reg = SubscriberRegistry()
+    room = ("chat", "lobby")
+    subs = [reg.subscribe(room) for _ in range(FEW * 2)]
+    assert reg.publish(room, "all") == FEW * 2
+    for n, sub in enumerate(subs[::2] + subs[1::2]):
+        sub.close()
+        assert reg.subscribers(room) == FEW * 2 - n - 1
+        assert reg.publish(room, n) == FEW * 2 - n - 1
+    assert reg.channel_count("chat") == 0
+    assert [sub.drain()[0] for sub in subs] == ["all"] * (FEW * 2)
