@@ -13,6 +13,7 @@ same feed as `Published` batches (`next_batch`), in process.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from notifier_app.realtime import events, log
 from notifier_app.realtime.broker import Dispatcher
@@ -106,33 +107,44 @@ class NotificationFeed:
             if batch:
                 return batch
 
-    async def next_frame(self, timeout: float) -> bytes | None:
-        if self._backlog or self._more_in_log:
-            batch = await self.next_batch(timeout)
-            return None if batch is None else b"".join(p.frame for p in batch)
-        # The hot path of every open stream (once per event per subscriber): the same as
-        # next_batch, without building a batch for the usual single event, and waiting on
-        # the subscription's future itself (no next_item coroutine per idle stream).
+    # The SSE stream's side (streams.py): `await` what `wait` returns, if anything, then
+    # `take_frame`. In two halves so that an idle stream waits on the subscription's
+    # future alone, with no coroutine of the feed's (bench/README.md).
+    def wait(self, timeout: float) -> Awaitable[None] | None:
+        """What to await before `take_frame`; None when it can be called now."""
+        if self._backlog:
+            return None
+        if self._more_in_log:
+            return asyncio.ensure_future(self._load_backlog())
+        return self.subscription.wait(timeout)
+
+    def take_frame(self) -> bytes | None:
+        """What to send now: b"" for nothing (wait again), None when the wait timed out.
+        Raises SubscriptionClosed at the end."""
+        if self._backlog:
+            batch, self._backlog = self._backlog, ()
+            return b"".join(p.frame for p in batch)
+        if self._more_in_log:
+            return b""
+        # (Right after a load that found nothing more, an empty take reads as a quiet
+        # period: one keep-alive early, which is harmless.)
+        # The hot path of every open stream (once per event per subscriber): no batch for
+        # the usual single event.
         subscription = self.subscription
-        while True:
-            waiter = subscription.wait(timeout)
-            if waiter is not None:
-                await waiter
-            item: Published | None = subscription.take()
-            if item is None:
-                return None
-            if not subscription._items:
-                if item.seq > self.last_seq:  # already replayed otherwise
-                    self.last_seq = item.seq
-                    return item.frame
-                continue
-            frames = []
-            for published in (item, *subscription.drain()):
-                if published.seq > self.last_seq:
-                    self.last_seq = published.seq
-                    frames.append(published.frame)
-            if frames:
-                return b"".join(frames)
+        item: Published | None = subscription.take()
+        if item is None:
+            return None
+        if not subscription._items:
+            if item.seq > self.last_seq:  # already replayed otherwise
+                self.last_seq = item.seq
+                return item.frame
+            return b""
+        frames = []
+        for published in (item, *subscription.drain()):
+            if published.seq > self.last_seq:
+                self.last_seq = published.seq
+                frames.append(published.frame)
+        return b"".join(frames)
 
     @property
     def live(self) -> bool:
@@ -173,13 +185,18 @@ class ChannelFeed:
             return None
         return [m for m in (item, *self.subscription.drain()) if m.id is None or m.id not in self._replayed]
 
-    async def next_frame(self, timeout: float) -> bytes | None:
-        while True:
-            batch = await self.next_batch(timeout)
-            if batch is None:
+    def wait(self, timeout: float) -> Awaitable[None] | None:
+        return None if self._backlog else self.subscription.wait(timeout)
+
+    def take_frame(self) -> bytes | None:
+        if self._backlog:
+            batch, self._backlog = self._backlog, []
+        else:
+            item = self.subscription.take()
+            if item is None:
                 return None
-            if batch:
-                return b"".join(m.frame for m in batch)
+            batch = [m for m in (item, *self.subscription.drain()) if m.id is None or m.id not in self._replayed]
+        return b"".join(m.frame for m in batch)
 
     def close(self) -> None:
         self.subscription.close()

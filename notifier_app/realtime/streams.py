@@ -1,8 +1,8 @@
 """SSE responses: the per-connection loop shared by every stream endpoint.
 
-A stream reads frames from a *feed* (`next_frame(timeout)`: bytes, or None when
-`timeout` passed with nothing to send) and writes them, a keep-alive comment whenever
-the feed is quiet for one heartbeat interval. A client that goes away is noticed at
+A stream reads frames from a *feed* (awaits `wait(timeout)` when it returns something,
+then `take_frame()`: bytes, or None when `timeout` passed with nothing to send) and writes
+them, a keep-alive comment whenever the feed is quiet for one heartbeat interval. A client that goes away is noticed at
 once (the ASGI `http.disconnect` message) and its subscription freed.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Protocol
 
 from starlette.responses import Response
@@ -21,7 +22,9 @@ from notifier_app.realtime.registry import SubscriptionClosed
 
 
 class Feed(Protocol):
-    async def next_frame(self, timeout: float) -> bytes | None: ...
+    def wait(self, timeout: float) -> Awaitable[None] | None: ...
+
+    def take_frame(self) -> bytes | None: ...  # b"": nothing to send; raises SubscriptionClosed
 
     def close(self) -> None: ...
 
@@ -116,7 +119,7 @@ def _slim(scope: Scope) -> None:
     held stream of headers, a copy of the lifespan state and the like (bench/README.md)."""
     kept = {key: value for key, value in scope.items() if key in _SCOPE_KEPT}
     scope.clear()  # (deleting keys would leave the dict its full size)
-    scope.update(kept, headers=[])
+    scope.update(kept, headers=())  # (the shared empty tuple: a list would be 56 bytes more)
 
 
 class EventStream(Response):
@@ -187,11 +190,17 @@ class EventStream(Response):
                 self._send = send
                 self._writes = self.feed.subscription.writes
                 self.feed.subscription.sink = self._push
+            feed = self.feed
             while True:
+                ready = feed.wait(self.heartbeat)
+                if ready is not None:
+                    await ready
                 try:
-                    chunk = await self.feed.next_frame(self.heartbeat)
+                    chunk = feed.take_frame()
                 except SubscriptionClosed:
                     break
+                if chunk == b"":
+                    continue  # nothing new after all (replayed already)
                 if chunk is None:
                     if self.expires_at is not None and time.time() >= self.expires_at:
                         break  # the token expired: the client must authenticate again

@@ -4,6 +4,7 @@ per-user and global limits, heartbeat, headers and disconnect cleanup (EventStre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
@@ -134,12 +135,16 @@ class StatusFeed:
         self._closed = asyncio.Event()
         self._first = True
 
-    async def next_frame(self, timeout: float) -> bytes | None:
-        if not self._first:
-            try:
-                await asyncio.wait_for(self._closed.wait(), min(timeout, status.SAMPLE_EVERY_SECONDS))
-            except TimeoutError:
-                pass
+    def wait(self, timeout: float) -> Awaitable[None] | None:
+        if self._first:
+            return None
+        return asyncio.ensure_future(self._quiet(min(timeout, status.SAMPLE_EVERY_SECONDS)))
+
+    async def _quiet(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closed.wait(), seconds)
+
+    def take_frame(self) -> bytes:
         self._first = False
         if self._closed.is_set():
             raise SubscriptionClosed
