@@ -111,6 +111,17 @@ def server_threads() -> int:
     return _int("NOTIFIER_SERVER_THREADS", 2, minimum=1)
 
 
+SERVER_ACCESS_LOG = "NOTIFIER_SERVER_ACCESS_LOG"
+
+
+def server_access_log() -> bool:
+    """NOTIFIER_SERVER_ACCESS_LOG: granian's access log, "1" or "0" (the default, as Reflex runs it)."""
+    value = os.environ.get(SERVER_ACCESS_LOG, "0").strip().lower() or "0"
+    if value not in {"0", "1"}:
+        raise ConfigError(f"{SERVER_ACCESS_LOG} must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
 def server_backlog() -> int:
     """NOTIFIER_SERVER_BACKLOG: the listen queue, for bursts of new connections."""
     return _int("NOTIFIER_SERVER_BACKLOG", 4_096, minimum=128)

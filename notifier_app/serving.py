@@ -24,6 +24,10 @@ one, the response to a publishing request waits behind the socket writes of the 
 it caused, so back-to-back publishes cannot be gathered (realtime/writes.py). Burst to
 10,000 streams: 83k → 93-95k events/s (bench/README.md).
 
+Granian's access log stays off unless NOTIFIER_SERVER_ACCESS_LOG=1: it reads the
+request's scope when the request ends, so with it on a held stream keeps what it reads
+(~0.8 KB per stream, realtime/streams.py).
+
 Granian allocates with jemalloc, which keeps pages it no longer uses for ten seconds and
 returns them only while it is allocating — an idle server with thousands of held streams
 keeps them for good: 16.4 KB of RSS per held stream for a bare granian app instead of
@@ -39,7 +43,14 @@ import logging
 import os
 import sys
 
-from notifier_app.config import server_backlog, server_backpressure, server_http, server_threads
+from notifier_app.config import (
+    SERVER_ACCESS_LOG,
+    server_access_log,
+    server_backlog,
+    server_backpressure,
+    server_http,
+    server_threads,
+)
 
 logger = logging.getLogger("notifier")
 
@@ -73,7 +84,11 @@ def configure_granian() -> None:
                 kwargs["http"] = HTTPModes(server_http())
             if kwargs.get("backpressure") is None:
                 kwargs["backpressure"] = server_backpressure()
+            kwargs.setdefault("log_access", server_access_log())
             super().__init__(*args, **kwargs)
+            # Its workers (forked or spawned) learn from this whether a finished request's
+            # scope is still read (realtime/streams.py, _slim).
+            os.environ[SERVER_ACCESS_LOG] = "1" if self.log_access else "0"
             logger.info(
                 "granian: backpressure %s per worker, backlog %s, HTTP %s, %s I/O threads",
                 self.backpressure, self.backlog, self.http, self.runtime_threads,

@@ -4,6 +4,7 @@ past the stream cap it answers 503 at once instead of hanging."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from bench.procs import group_pids
-from tests.support.client import signup
+from tests.support.client import open_stream, signup, wait_until
 from tests.support.crowd import close_all, open_streams, read_event_ids
 from tests.support.server import AppServer, fresh_database_url
 
@@ -172,3 +173,27 @@ def test_the_allocator_is_configured_before_granian_loads(api_server):
     """jemalloc reads its settings once, when granian loads (notifier_app/serving.py): ours
     returns freed pages at once, ~2 KB less per held stream. Too late, and the server says so."""
     assert "granian was loaded before configure_granian()" not in api_server.log_text()
+
+
+def test_with_granians_access_log_on_an_ended_stream_is_logged(tmp_path):
+    """NOTIFIER_SERVER_ACCESS_LOG=1: a handed-off stream then keeps what granian's access log
+    reads from its scope (realtime/streams.py, _slim), so its line is written when it ends."""
+    env = {"NOTIFIER_SERVER_ACCESS_LOG": "1"}
+    with AppServer(db_url=fresh_database_url(tmp_path), env=env, name="access-log") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        stream = open_stream(base, signup(base))
+        assert stream.status == 200
+        stream.close()
+        wait_until(
+            lambda: re.search(r'"GET /notifications/stream HTTP/1\.1" 200', server.log_text()),
+            message=lambda: f"the stream's access-log line; log tail:\n{server.log_tail()}",
+        )
+        assert "Traceback" not in server.log_text()
+
+
+def test_by_default_granian_writes_no_access_log(base_url, api_server):
+    """The default: off (as Reflex runs granian), and a held stream keeps none of its scope."""
+    stream = open_stream(base_url, signup(base_url))
+    stream.close()
+    assert httpx.get(f"{base_url}/ping", timeout=5).status_code == 200
+    assert '"GET /ping HTTP/1.1"' not in api_server.log_text()
