@@ -19,7 +19,6 @@ from notifier_app.realtime.timeouts import Tick, Ticks
 from notifier_app.realtime.writes import WriteCoalescer
 
 T = TypeVar("T")
-
 Channel = tuple[str, str]
 
 USER = "user"

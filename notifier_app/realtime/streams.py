@@ -2,8 +2,9 @@
 
 A stream reads frames from a *feed* (awaits `wait(timeout)` when it returns something,
 then `take_frame()`: bytes, or None when `timeout` passed with nothing to send) and writes
-them, a keep-alive comment whenever the feed is quiet for one heartbeat interval. A client that goes away is noticed at
-once (the ASGI `http.disconnect` message) and its subscription freed.
+them, a keep-alive comment whenever the feed is quiet for one heartbeat interval. A
+client that goes away is noticed at once (the ASGI `http.disconnect` message) and its
+subscription freed.
 """
 
 from __future__ import annotations
