@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections import Counter
 from collections.abc import Awaitable
@@ -62,6 +63,13 @@ class StreamLimits:
 
 # Writes a stream keeps while granian has not taken an earlier one (EventStream._write).
 MAX_QUEUED = 256
+
+# A keep-alive goes out between (1 - HEARTBEAT_SPREAD) and 1 heartbeat after the stream's
+# last write, at random. Without the spread, every stream a broadcast reached fell due at
+# the same moment one heartbeat later, and again every heartbeat after that: 10,000
+# streams writing their keep-alives at once held up everything else on the server, a
+# /ping for 170-280 ms (bench/README.md).
+HEARTBEAT_SPREAD = 0.25
 
 # The key under which `StreamHandoff` offers a stream a way out of the middleware chain.
 HANDOFF = "notifier.stream_handoff"
@@ -201,7 +209,7 @@ class EventStream(Response):
                 self.feed.subscription.sink = self._push
             feed = self.feed
             while True:
-                ready = feed.wait(self.heartbeat)
+                ready = feed.wait(self._quiet_period())
                 if ready is not None:
                     await ready
                 try:
@@ -260,9 +268,13 @@ class EventStream(Response):
                     feed.subscription.sink = None
                     return False
             feed.sent(item)
-            # a keep-alive is due a heartbeat after the last write
-            feed.subscription.postpone(self.heartbeat, writes.now)
+            # the next keep-alive is due about a heartbeat after this write
+            feed.subscription.postpone(self._quiet_period(), writes.now)
         return True
+
+    def _quiet_period(self) -> float:
+        """How long after a write the next keep-alive is due (see HEARTBEAT_SPREAD)."""
+        return self.heartbeat * (1.0 - HEARTBEAT_SPREAD * random.random())
 
     def write_gathered(self, data: bytes) -> None:
         if self._send is None:
