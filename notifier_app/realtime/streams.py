@@ -65,7 +65,7 @@ class StreamLimits:
 MAX_QUEUED = 256
 
 # A keep-alive goes out between (1 - HEARTBEAT_SPREAD) and 1 heartbeat after the stream's
-# last write, at random. Without the spread, every stream a broadcast reached fell due at
+# last write: each stream draws its own quiet period once, at random. Without the spread, every stream a broadcast reached fell due at
 # the same moment one heartbeat later, and again every heartbeat after that: 10,000
 # streams writing their keep-alives at once held up everything else on the server, a
 # /ping for 170-280 ms (bench/README.md).
@@ -157,6 +157,8 @@ class EventStream(Response):
     ) -> None:
         self.feed = feed
         self.heartbeat = heartbeat
+        # How long after a write its next keep-alive is due: drawn once (HEARTBEAT_SPREAD).
+        self.quiet_period = heartbeat * (1.0 - HEARTBEAT_SPREAD * random.random())
         self.retry_ms = retry_ms
         self.limits = limits
         self.slot = slot
@@ -209,7 +211,7 @@ class EventStream(Response):
                 self.feed.subscription.sink = self._push
             feed = self.feed
             while True:
-                ready = feed.wait(self._quiet_period())
+                ready = feed.wait(self.quiet_period)
                 if ready is not None:
                     await ready
                 try:
@@ -269,12 +271,8 @@ class EventStream(Response):
                     return False
             feed.sent(item)
             # the next keep-alive is due about a heartbeat after this write
-            feed.subscription.postpone(self._quiet_period(), writes.now)
+            feed.subscription.postpone(self.quiet_period, writes.now)
         return True
-
-    def _quiet_period(self) -> float:
-        """How long after a write the next keep-alive is due (see HEARTBEAT_SPREAD)."""
-        return self.heartbeat * (1.0 - HEARTBEAT_SPREAD * random.random())
 
     def write_gathered(self, data: bytes) -> None:
         if self._send is None:
