@@ -61,6 +61,48 @@ def test_token_round_trip(jwt_secret):
     assert verify_token(token) == (42, claims["exp"])
 
 
+def test_a_token_checked_once_is_not_decoded_again(monkeypatch):
+    token = create_token(7)
+    first = verify_token(token)
+    decoded = []
+
+    def refuse(*args, **kwargs):
+        decoded.append(args)
+        raise jwt.InvalidTokenError("checked in full")
+
+    monkeypatch.setattr(security.jwt, "decode", refuse)
+    assert verify_token(token) == first
+    assert decoded == []
+    with pytest.raises(InvalidToken):  # any other text is checked in full
+        verify_token(token + "x")
+    assert len(decoded) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires():
+    token = create_token(7, ttl_seconds=60)
+    expires_at = verify_token(token).expires_at
+    assert verify_token(token, now=expires_at - 1).user_id == 7
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(token, now=expires_at)
+
+
+def test_a_new_secret_forgets_the_tokens_checked_with_the_old_one(monkeypatch):
+    token = create_token(7)
+    assert verify_token(token).user_id == 7
+    monkeypatch.setenv("NOTIFIER_JWT_SECRET", OTHER_SECRET)
+    settings.cache_clear()
+    with pytest.raises(InvalidToken):
+        verify_token(token)
+
+
+def test_remembered_tokens_are_bounded_oldest_out_first():
+    memo = security.VerifiedTokens(max_entries=2)
+    for n in range(3):
+        memo.add("s", f"t{n}", security.VerifiedToken(n, 0.0))
+    assert [memo.get("s", f"t{n}") for n in range(3)] == [None, (1, 0.0), (2, 0.0)]
+    assert memo.get("another secret", "t2") is None
+
+
 def test_settings_read_the_secret_and_ttl_from_the_environment(monkeypatch, jwt_secret):
     assert settings().jwt_secret == jwt_secret
     monkeypatch.setenv("NOTIFIER_TOKEN_TTL_SECONDS", "60")
