@@ -62,3 +62,20 @@ def test_request_timing_in_process_runs():
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "comment: 20 requests" in done.stdout and "in the service (worker thread): p50" in done.stdout, done.stdout
+
+
+def test_phase_stamps_cover_every_comment():
+    """`python -m bench.phases`: its probe still finds every hook it wraps in the app, and
+    each request's stamps fall inside what the harness measured from outside."""
+    from bench.phases import run_phases
+
+    doc = run_phases(C, 10, idle_wait=0, say=lambda _msg: None)
+
+    assert doc["meta"]["stamped"] == 10, doc["meta"]
+    for label, summary in doc["phases"].items():
+        assert summary["n"] == 10, (label, summary)
+        assert 0 <= summary["p50_ms"] <= summary["p99_ms"] < 10_000, (label, summary)
+    inside = doc["phases"]["ASGI entry -> event handed to the server"]
+    outside = doc["targeted"]
+    assert outside["delivered"] == 10 and outside["delivered_to_others"] == 0, outside
+    assert inside["p50_ms"] <= outside["p50_ms"] and inside["max_ms"] <= outside["max_ms"], (inside, outside)
