@@ -76,9 +76,6 @@ class VerifiedTokens:
         while len(entries) > self.max_entries:
             entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 _verified = VerifiedTokens()
 

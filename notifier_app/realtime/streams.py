@@ -65,8 +65,9 @@ class StreamLimits:
 MAX_QUEUED = 256
 
 # A keep-alive goes out between (1 - HEARTBEAT_SPREAD) and 1 heartbeat after the stream's
-# last write: each stream draws its own quiet period once, at random. Without the spread, every stream a broadcast reached fell due at
-# the same moment one heartbeat later, and again every heartbeat after that: 10,000
+# last write: each stream draws its own quiet period once, at random. Without the spread,
+# every stream a broadcast reached fell due at the same moment one heartbeat later, and
+# again every heartbeat after that: 10,000
 # streams writing their keep-alives at once held up everything else on the server, a
 # /ping for 170-280 ms (bench/README.md).
 HEARTBEAT_SPREAD = 0.25
