@@ -100,6 +100,20 @@ def get_user(user_id: int) -> UserPublic:
     return _user_public(row)
 
 
+_ACCOUNTS = sa.select(User.id, User.email, User.nickname, User.role).where(
+    User.id.in_(sa.bindparam("user_ids", expanding=True))
+)
+
+
+def get_users(user_ids: list[int]) -> dict[int, UserPublic]:
+    """The accounts of those ids that exist, by id: one statement however many."""
+    if not user_ids:
+        return {}
+    with db.engine().connect() as conn:
+        rows = conn.execute(_ACCOUNTS, {"user_ids": user_ids}).all()
+    return {row.id: _user_public(row) for row in rows}
+
+
 def _comment_counts(s, post_ids: list[int]) -> dict[int, int]:
     if not post_ids:
         return {}
