@@ -46,7 +46,7 @@ def next_key() -> int:
 class Params:
     connections: int
     broadcasts: int = 10
-    targeted: int = 200
+    targeted: int = 1_000
     burst: int = 20
     window: int = 200  # connects in flight per load-generator process
     settle_s: float = 5.0
