@@ -63,7 +63,7 @@ def _visible_to(user_id: int):
     )
 
 
-def _published(row: Notification) -> Published:
+def _published(row: Notification | sa.Row) -> Published:
     return Published.build(row.seq, json.loads(row.payload), row.user_id, row.exclude_user_id)
 
 
@@ -101,28 +101,64 @@ def append(event: dict[str, Any], *, user_id: int | None = None, exclude_user_id
 def last_seq() -> int:
     """The newest sequence number ever given out (pruning does not make it go back)."""
     with db.session() as s:
-        newest = s.exec(select(func.max(Notification.seq))).one() or 0
-        pruned = s.get(Meta, PRUNED_THROUGH)
-    return max(newest, int(pruned.value) if pruned else 0)
+        return _last_seq(s, _pruned_through(s))
+
+
+def _last_seq(s: Session, pruned: int) -> int:
+    return max(s.exec(select(func.max(Notification.seq))).one() or 0, pruned)
 
 
 def pruned_through() -> int:
     """Every seq up to this one may have been deleted by retention."""
     with db.session() as s:
-        meta = s.get(Meta, PRUNED_THROUGH)
+        return _pruned_through(s)
+
+
+def _pruned_through(s: Session) -> int:
+    meta = s.get(Meta, PRUNED_THROUGH)
     return int(meta.value) if meta else 0
 
 
 def replay(user_id: int, after_seq: int, limit: int = REPLAY_LIMIT) -> list[Published]:
     """The user's notifications with seq > after_seq, oldest first."""
     with db.session() as s:
-        rows = s.exec(
-            select(Notification)
-            .where(Notification.seq > after_seq, _visible_to(user_id))
-            .order_by(Notification.seq)
-            .limit(limit)
-        ).all()
+        return _replay(s, user_id, after_seq, limit)
+
+
+# Built once, run with parameters: building the statement per call (the visibility
+# clause, its subquery, the cache key) took ~0.4 ms of a ~0.45 ms replay.
+_REPLAY = (
+    select(Notification.seq, Notification.payload, Notification.user_id, Notification.exclude_user_id)
+    .where(Notification.seq > sa.bindparam("after_seq"), _visible_to(sa.bindparam("user_id")))
+    .order_by(Notification.seq)
+    .limit(sa.bindparam("limit"))
+)
+
+
+def _replay(s: Session, user_id: int, after_seq: int, limit: int = REPLAY_LIMIT) -> list[Published]:
+    rows = s.connection().execute(_REPLAY, {"user_id": user_id, "after_seq": after_seq, "limit": limit})
     return [_published(r) for r in rows]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Resume:
+    """What a stream resuming after `after_seq` needs from the log, read in one go."""
+
+    pruned_through: int  # history older than this may be gone
+    last_seq: int  # the newest seq given out
+    missed: list[Published]  # the user's notifications after `after_seq` (none if it is ahead)
+
+
+def resume(wanted: list[tuple[int, int]]) -> dict[tuple[int, int], Resume]:
+    """`Resume` for each (user id, after_seq): one transaction for all of them, the
+    bounds read once (a reconnect storm's streams resume through this, batching.py)."""
+    with db.session() as s:
+        pruned = _pruned_through(s)
+        newest = _last_seq(s, pruned)
+        return {
+            (user_id, after): Resume(pruned, newest, _replay(s, user_id, after) if after <= newest else [])
+            for user_id, after in wanted
+        }
 
 
 def since(after_seq: int, upto: int | None = None, limit: int = REPLAY_LIMIT) -> list[Published]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -373,6 +374,36 @@ def test_reconnect_with_last_event_id_replays_what_was_missed(base_url, alice, b
     assert event.data["href"] == post_href(live), "no duplicate may come between replay and live events"
     assert int(event.id) > int(replayed[-1].id)
     tab.assert_silent(SILENCE)
+
+
+def test_streams_resuming_at_once_each_replay_exactly_their_own_history(base_url, alice, bob, streams):
+    """Resumes that arrive together are read together (realtime/feeds.py): each stream
+    still gets its own user's notifications after its own Last-Event-ID, as the inbox has them."""
+    carol = signup(base_url, "carol-resume")
+    last = _first_session(base_url, streams, alice, bob, count=1)
+    alice_post = create_post(base_url, alice, title="앨리스의 글")  # carol and bob hear of it
+    carol_post = create_post(base_url, carol, title="캐롤의 글")  # alice and bob
+    create_post(base_url, bob, title="모두에게")  # alice and carol
+    create_comment(base_url, bob, alice_post["id"], "앨리스에게만")
+    to_carol = create_comment(base_url, bob, carol_post["id"], "캐롤에게만")
+    wait_in_inbox(base_url, carol, f"{post_href(carol_post)}#comment-{to_carol['id']}")
+
+    def stored_after(who, after):
+        return sorted(i["seq"] for i in inbox(base_url, who, limit=100)["items"] if i["seq"] > after)
+
+    alice_missed = stored_after(alice, last)
+    middle = alice_missed[0]  # a second tab of alice's that had seen one more
+    wanted = [(alice, last), (carol, last), (alice, middle), (carol, 0)]
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        tabs = list(pool.map(lambda w: open_stream(base_url, w[0], headers={"Last-Event-ID": str(w[1])}), wanted))
+    streams.readers.extend(tabs)
+
+    for tab, (who, after) in zip(tabs, wanted):
+        expected = stored_after(who, after)
+        assert len(expected) >= 2, f"the test needs history for {who.nickname} after {after}"
+        got = tab.collect(len(expected), 10)
+        assert ids(got) == expected, f"{who.nickname} resuming after {after}"
+        tab.assert_silent(SILENCE)
 
 
 def test_reconnect_while_events_are_being_published_loses_and_repeats_nothing(base_url, alice, bob, streams):

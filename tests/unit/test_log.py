@@ -97,6 +97,31 @@ def test_visible_to_agrees_with_replay(users, history):
         assert {s for s, p in everything.items() if p.visible_to(user)} == visible
 
 
+def test_resume_answers_many_streams_as_replay_and_the_bounds_would_one_by_one(users):
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    old = log.append(post_event(0)).seq
+    age([old], days=10)
+    log.prune(timedelta(days=7))
+    to_b = log.append(comment_event(1), user_id=b).seq
+    to_all = log.append(post_event(2)).seq
+    log.append(post_event(3), exclude_user_id=b)
+    log.append(comment_event(4), user_id=a)
+    newest = log.last_seq()
+    wanted = [(a, 0), (b, old), (c, to_all), (b, newest), (a, newest + 5), (a, 0)]
+
+    found = log.resume(wanted)
+
+    assert set(found) == set(wanted)
+    for user_id, after in wanted:
+        resumed = found[(user_id, after)]
+        assert (resumed.pruned_through, resumed.last_seq) == (old, newest)
+        expected = log.replay(user_id, after) if after <= newest else []
+        assert resumed.missed == expected, (user_id, after)
+    assert seqs(found[(b, old)].missed) == [to_b, to_all]
+    assert len(found[(a, 0)].missed) == 3
+    assert found[(a, newest + 5)].missed == []  # ahead of the log: the feed starts afresh
+
+
 # -- retention ------------------------------------------------------------------------
 
 
