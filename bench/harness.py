@@ -11,7 +11,10 @@ For C connections (one per bench user, users 2..C+1; user 1 publishes):
 5. targeted: a post by user 2, then `targeted` comments on it by the publisher, one at a
    time — each goes to user 2 only; latency p50/p99 (and a check nobody else got one);
 6. burst: `burst` posts back to back — events delivered per second, from the first
-   publish request to the last arrival.
+   publish request to the last arrival;
+7. reconnect storm (a server with history to resume from): every stream closed, then all
+   reopened at once with the Last-Event-ID of the last burst post — reconnects accepted
+   per second, each one a resume that finds nothing missed.
 Arrival is the kernel's receive timestamp when the socket gives one (SO_TIMESTAMPNS),
 else the reader's own clock; both are kept.
 """
@@ -119,11 +122,11 @@ class Run:
         )
 
     # -- load generator helpers -------------------------------------------------------------
-    def connect(self, users: list[list], offset: int = 0) -> dict[str, Any]:
+    def connect(self, users: list[list], offset: int = 0, last_event_id: int | None = None) -> dict[str, Any]:
         per_worker: dict[int, list] = {i: [] for i in range(self.pool.size)}
         for n, (uid, token) in enumerate(users):
             cid = offset + n
-            per_worker[cid % self.pool.size].append((cid, uid, self.target.request(token)))
+            per_worker[cid % self.pool.size].append((cid, uid, self.target.request(token, last_event_id)))
         msgs = {i: ("connect", "127.0.0.1", self.target.port, items, self.p.window, self.p.connect_timeout)
                 for i, items in per_worker.items()}
         replies = self.pool.call(msgs, "connected", self.p.connect_timeout + 30)
@@ -349,6 +352,17 @@ class Run:
         }
         result["cpu"]["server_burst_s"] = round(self.server_snapshot()["cpu_s"] - s0, 3)
         result["cpu"]["client_burst_s"] = round(pool.cpu_seconds() - c0, 3)
+
+        # 7. reconnect storm: every stream drops and comes back at once with its
+        # Last-Event-ID, as EventSource clients do after a server restart
+        resume_from = target.newest_seen(users[0][1])
+        if resume_from is not None:
+            say(f"[{target.name} C={p.connections}] reconnecting with Last-Event-ID {resume_from}")
+            self.close_all()
+            time.sleep(p.pause_s)
+            s0 = self.server_snapshot()["cpu_s"]
+            result["reconnect"] = {**self.connect(users, last_event_id=resume_from), "last_event_id": resume_from}
+            result["cpu"]["server_reconnect_s"] = round(self.server_snapshot()["cpu_s"] - s0, 3)
 
         # what else ran on the machine meanwhile (other processes, and kernel time no process was charged)
         machine1 = procs.cpu_ticks()

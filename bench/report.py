@@ -9,6 +9,7 @@ from typing import Any
 # (label, path into a run's result, better when "low" or "high", format)
 METRICS = [
     ("connections accepted /s", ("connect", "per_s"), "high", "{:,.0f}"),
+    ("reconnects with Last-Event-ID /s", ("reconnect", "per_s"), "high", "{:,.0f}"),
     ("RSS per idle stream (KB)", ("memory", "per_connection_kb"), "low", "{:,.1f}"),
     ("RSS per idle stream, marginal (KB)", ("memory", "marginal_per_connection_kb"), "low", "{:,.1f}"),
     ("broadcast p50 (ms)", ("broadcast", "p50_ms"), "low", "{:,.1f}"),

@@ -73,11 +73,17 @@ class Target:
     def pids(self) -> list[int]:
         raise NotImplementedError
 
-    def request(self, token: str) -> bytes:
+    def request(self, token: str, last_event_id: int | None = None) -> bytes:
+        resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
         return (
             f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {token}\r\n"
-            "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
+            f"{resume}Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
         ).encode()
+
+    def newest_seen(self, token: str) -> int | None:
+        """The id of the newest event this user was sent (what its Last-Event-ID would be),
+        or None where the server keeps no history to resume from."""
+        return None
 
     # publishing: (monotonic ns, realtime ns) at the start of the publish request
     def broadcast(self, key: int) -> tuple[int, int]:
@@ -148,6 +154,19 @@ class OursTarget(Target):
         if self.server is None or self.server.process is None:
             return []
         return procs.group_pids(self.server.process.pid)
+
+    def newest_seen(self, token: str) -> int | None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/api/notifications?limit=1", headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            payload = response.read()
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"GET /api/notifications answered {response.status}: {payload[:300]!r}")
+        items = json.loads(payload)["items"]
+        return items[0]["seq"] if items else None
 
     def stop(self) -> None:
         if getattr(self, "_publisher", None):

@@ -47,6 +47,10 @@ def test_every_subscriber_gets_every_event_at_c50():
         for section in ("broadcast", "targeted"):
             assert 0 < run[section]["p50_ms"] <= run[section]["p99_ms"] < 10_000, (name, run[section])
         assert run["burst"]["events_per_s"] > 0
+    # every stream came back with the Last-Event-ID of the last burst post (ours keeps history)
+    assert runs["ours"]["reconnect"]["ok"] == C, runs["ours"]["reconnect"]
+    assert runs["ours"]["reconnect"]["last_event_id"] > 0
+    assert "reconnect" not in runs["node"]  # no history to resume from
     # the table renders from these results (what `python -m bench` prints)
     from bench import report
 
