@@ -56,20 +56,18 @@ class BatchedReads:
                 try:
                     found = await asyncio.to_thread(self._read_many, keys)
                 except Exception as exc:  # noqa: BLE001 (each request meets it)
-                    for futures in waiting.values():
+                    for future in itertools.chain.from_iterable(waiting.values()):
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for key, futures in waiting.items():
+                        value = found.get(key)
                         for future in futures:
-                            if not future.done():
-                                future.set_exception(exc)
-                    continue
-                for key, futures in waiting.items():
-                    value = found.get(key)
-                    for future in futures:
-                        if not future.done():  # (its request may have been cancelled)
-                            future.set_result(value)
+                            if not future.done():  # (its request may have been cancelled)
+                                future.set_result(value)
                 waiting = {}
         finally:
             self._reader = None
-            for futures in itertools.chain(waiting.values(), self._wanted.values()):
-                for future in futures:
-                    future.cancel()  # the loop is closing: nobody will read them
+            for future in itertools.chain.from_iterable([*waiting.values(), *self._wanted.values()]):
+                future.cancel()  # the loop is closing: nobody will read them
             self._wanted.clear()

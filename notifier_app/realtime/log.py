@@ -49,7 +49,7 @@ class Published:
         return self.exclude_user_id != user_id
 
 
-def _visible_to(user_id: int):
+def _visible_to(user_id: int | sa.BindParameter):
     """Rows for this user: addressed to them, or broadcasts (not excluding them) sent
     since they signed up — a new account does not inherit the blog's past."""
     joined = select(User.created_at).where(User.id == user_id).scalar_subquery()
