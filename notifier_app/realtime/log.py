@@ -195,37 +195,53 @@ def _watermark(s, user_id: int) -> int:
     return mark.seq if mark else 0
 
 
+# The inbox's statements, built once like _REPLAY: every browser tab asks for its unread
+# count again after each batch of notifications it receives (state/notifications.py).
+_PAGE = (
+    select(Notification.seq, Notification.payload)
+    .where(_visible_to(sa.bindparam("user_id")))
+    .order_by(col(Notification.seq).desc())
+    .limit(sa.bindparam("limit"))
+)
+_PAGE_UPTO = _PAGE.where(Notification.seq <= sa.bindparam("upto"))
+_READ_AMONG = select(NotificationRead.seq).where(
+    NotificationRead.user_id == sa.bindparam("user_id"),
+    col(NotificationRead.seq).in_(sa.bindparam("seqs", expanding=True)),
+)
+_VISIBLE_AFTER = (
+    select(func.count())
+    .select_from(Notification)
+    .where(_visible_to(sa.bindparam("user_id")), Notification.seq > sa.bindparam("mark"))
+)
+_READ_AFTER = (
+    select(func.count())
+    .select_from(NotificationRead)
+    .join(Notification, Notification.seq == NotificationRead.seq)
+    .where(NotificationRead.user_id == sa.bindparam("user_id"), NotificationRead.seq > sa.bindparam("mark"))
+)
+
+
 def inbox(user_id: int, *, limit: int = 20, before: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """(newest-first page of events with "seq" and "read", unread count)."""
     with db.session() as s:
-        query = select(Notification).where(_visible_to(user_id))
-        if before is not None:
-            query = query.where(Notification.seq <= min(before - 1, MAX_SEQ))
-        rows = s.exec(query.order_by(col(Notification.seq).desc()).limit(limit)).all()
+        conn = s.connection()
+        if before is None:
+            rows = conn.execute(_PAGE, {"user_id": user_id, "limit": limit}).all()
+        else:
+            page = {"user_id": user_id, "upto": min(before - 1, MAX_SEQ), "limit": limit}
+            rows = conn.execute(_PAGE_UPTO, page).all()
         mark = _watermark(s, user_id)
-        read = set(
-            s.exec(
-                select(NotificationRead.seq).where(
-                    NotificationRead.user_id == user_id, col(NotificationRead.seq).in_([r.seq for r in rows])
-                )
-            ).all()
-        )
+        seqs = [r.seq for r in rows]
+        read = set(conn.execute(_READ_AMONG, {"user_id": user_id, "seqs": seqs}).scalars()) if seqs else set()
         unread = _unread_count(s, user_id, mark)
     items = [{**json.loads(r.payload), "seq": r.seq, "read": r.seq <= mark or r.seq in read} for r in rows]
     return items, unread
 
 
 def _unread_count(s, user_id: int, mark: int) -> int:
-    visible = s.exec(
-        select(func.count()).select_from(Notification).where(_visible_to(user_id), Notification.seq > mark)
-    ).one()
-    read = s.exec(
-        select(func.count())
-        .select_from(NotificationRead)
-        .join(Notification, Notification.seq == NotificationRead.seq)
-        .where(NotificationRead.user_id == user_id, NotificationRead.seq > mark)
-    ).one()
-    return visible - read
+    conn = s.connection()
+    params = {"user_id": user_id, "mark": mark}
+    return conn.execute(_VISIBLE_AFTER, params).scalar_one() - conn.execute(_READ_AFTER, params).scalar_one()
 
 
 def unread_count(user_id: int) -> int:
