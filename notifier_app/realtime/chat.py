@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from sqlmodel import col, delete, select
 
 from notifier_app import db
+from notifier_app.batching import BatchedReads
 from notifier_app.models import ChatMessage
 from notifier_app.realtime import events
 from notifier_app.realtime.messages import Message
@@ -47,11 +49,39 @@ def append(room: str, user_id: int, nickname: str, message: str) -> Message:
     return _message(row)
 
 
-def history(room: str, after_id: int | None = None) -> list[Message]:
-    """The room's kept messages (after `after_id` if given), oldest first."""
-    query = select(ChatMessage).where(ChatMessage.room == room)
-    if after_id is not None:
-        query = query.where(ChatMessage.id > after_id)
+# Built once: a history read is every join's first step (bench/README.md, item 35).
+_NEWEST = (
+    sa.select(ChatMessage.id, ChatMessage.room, ChatMessage.user_id, ChatMessage.nickname, ChatMessage.message,
+              ChatMessage.created_at)
+    .where(ChatMessage.room == sa.bindparam("room"))
+    .order_by(col(ChatMessage.id).desc())
+    .limit(HISTORY)
+)
+
+
+def histories(rooms: list[str]) -> dict[str, list[Message]]:
+    """Each room's kept messages, oldest first: one transaction for all the rooms."""
     with db.session() as s:
-        rows = s.exec(query.order_by(col(ChatMessage.id).desc()).limit(HISTORY)).all()
-    return [_message(r) for r in reversed(rows)]
+        conn = s.connection()
+        return {room: [_message(r) for r in reversed(conn.execute(_NEWEST, {"room": room}).all())] for room in rooms}
+
+
+def history(room: str) -> list[Message]:
+    """The room's kept messages, oldest first."""
+    return histories([room])[room]
+
+
+def after(messages: list[Message], after_id: int | None) -> list[Message]:
+    """The messages with an id above `after_id` (all of them for None). The newest
+    HISTORY above it are the room's newest HISTORY filtered: what a join replays."""
+    return messages if after_id is None else [m for m in messages if m.id > after_id]
+
+
+# Streams joining at once read their rooms' history together, one read per room for the
+# lot: a restart's reconnect storm comes back to a handful of rooms (batching.py).
+_joins = BatchedReads(histories, name="notifier-chat-history-reads")
+
+
+async def backlog(room: str, after_id: int | None) -> list[Message]:
+    """What a stream joining `room` replays first (after Last-Event-ID `after_id`)."""
+    return after(await _joins.get(room), after_id)

@@ -83,3 +83,16 @@ def test_phase_stamps_cover_every_comment():
     outside = doc["targeted"]
     assert outside["delivered"] == 10 and outside["delivered_to_others"] == 0, outside
     assert inside["p50_ms"] <= outside["p50_ms"] and inside["max_ms"] <= outside["max_ms"], (inside, outside)
+
+
+def test_chat_join_storm_runs():
+    """`python -m bench.joins`: every stream of each storm, fresh and resuming, got the
+    room's newest message (a join that did not would hang into its timeout)."""
+    from bench.joins import run
+
+    results = run(C, 1, None)
+
+    assert set(results) == {"fresh", "resuming"}
+    for kind, rounds in results.items():
+        assert len(rounds) == 1, (kind, rounds)
+        assert rounds[0]["joins_per_s"] > 0 and rounds[0]["server_cpu_s"] >= 0, (kind, rounds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -255,6 +256,35 @@ def test_a_last_event_id_older_than_the_kept_history_replays_what_is_kept(base_u
     replayed = member.collect(HISTORY, 10)
     assert [int(e.id) for e in replayed] == ids[-HISTORY:]
     member.assert_silent(SILENCE)
+
+
+def test_joins_that_arrive_together_each_replay_their_own_room_after_their_own_id(base_url, alice, bob, carol, streams):
+    """Joins that arrive together read their rooms' history together (realtime/chat.py):
+    each stream still gets its own room's kept messages after its own Last-Event-ID."""
+    room, other = new_room(), new_room()
+    ids = [sent(base_url, alice, room, f"m{i}") for i in range(HISTORY + 4)]
+    other_ids = [sent(base_url, bob, other, f"o{i}") for i in range(3)]
+    wanted = [
+        (bob, room, None, ids[-HISTORY:]),
+        (carol, room, ids[-3], ids[-2:]),
+        (alice, room, ids[1], ids[-HISTORY:]),  # older than what is kept
+        (bob, other, other_ids[0], other_ids[1:]),
+        (carol, other, None, other_ids),
+        (alice, room, ids[-1], []),
+    ]
+
+    def open_join(w):
+        who, name, after, _expected = w
+        headers = {} if after is None else {"Last-Event-ID": str(after)}
+        return join(streams, who, name, headers=headers)
+
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        members = list(pool.map(open_join, wanted))
+    for member, (who, name, after, expected) in zip(members, wanted):
+        got = member.collect(len(expected), 10) if expected else []
+        assert [int(e.id) for e in got] == expected, f"{who.nickname} joining {name} after {after}"
+        assert all(e.data["roomId"] == name for e in got)
+        member.assert_silent(SILENCE)
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "²".encode(), "9" * 40, ""])

@@ -114,7 +114,7 @@ async def chat_stream(request: Request) -> EventStream | JSONResponse:
     async def open_feed(_user: UserPublic) -> ChannelFeed:
         subscription = registry.subscribe(chat.room_channel(room))
         try:
-            backlog = await asyncio.to_thread(chat.history, room, resume)
+            backlog = await chat.backlog(room, resume)
         except BaseException:
             subscription.close()
             raise
