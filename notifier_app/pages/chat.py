@@ -46,8 +46,8 @@ class ChatState(LiveState):
         }
 
     def _show(self, batch) -> None:
-        if batch is None:  # resubscribed after falling behind: start again from the history
-            self.messages = [self._view(m) for m in chat.history(self._requested_room())]
+        if batch is None:  # resubscribed after falling behind: the history comes next, afresh
+            self.messages = []
             return
         self.messages = (self.messages + [self._view(m) for m in batch])[-SHOWN:]
 
@@ -60,7 +60,7 @@ class ChatState(LiveState):
             self._me = str(user_id or "")
             self.messages = []
         if user_id is not None:
-            await self.follow([chat.room_channel(room)], self._show, backlog=lambda: chat.history(room))
+            await self.follow([chat.room_channel(room)], self._show, backlog=lambda: chat.backlog(room, None))
 
     @rx.event
     async def send(self, form: dict):

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 from pydantic import ValidationError
 
 from notifier_app import texts
+from notifier_app.batching import BatchedReads
 from notifier_app.blog import services
-from notifier_app.blog.schemas import CommentIn
+from notifier_app.blog.schemas import CommentIn, PostDetail
 from notifier_app.components.layout import error_callout, page
 from notifier_app.pages.views import comment_view, post_view
 from notifier_app.realtime.listener import post_channel
 from notifier_app.state.live import LiveState
 from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
+
+
+def _read_posts(post_ids: list[int]) -> dict[int, PostDetail]:
+    found = {}
+    for post_id in post_ids:
+        try:
+            found[post_id] = services.get_post(post_id)
+        except services.NotFound:
+            pass
+    return found
+
+
+# A comment reaches every tab that shows its post: they re-read the post together, once.
+_posts = BatchedReads(_read_posts, name="notifier-post-page-reads")
 
 
 class PostState(LiveState):
@@ -28,20 +45,19 @@ class PostState(LiveState):
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
 
-    def _refresh(self, post_id: int | None) -> None:
-        try:
-            detail = services.get_post(post_id) if post_id else None
-        except services.NotFound:
-            detail = None
+    async def _refresh(self, post_id: int | None) -> None:
+        self._show(post_id, await _posts.get(post_id) if post_id else None)
+
+    def _show(self, post_id: int | None, detail: PostDetail | None) -> None:
         self._post_id = post_id if detail else None
         self.found = detail is not None
         self.post = post_view(detail) if detail else {}
         self.comments = [comment_view(c) for c in detail.comments] if detail else []
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.error = ""
-        self._refresh(self._requested_id())
+        await self._refresh(self._requested_id())
         # The comments render after load, too late for the browser's own #comment-<id>
         # jump (toasts link there): scroll once they are in.
         fragment = self.router.url.fragment
@@ -56,7 +72,9 @@ class PostState(LiveState):
             post_id = self._requested_id()
         if post_id is None:
             return
-        await self.follow([post_channel(post_id)], lambda _batch: self._refresh(post_id))
+        await self.follow(
+            [post_channel(post_id)], lambda detail: self._show(post_id, detail), fetch=lambda _batch: _posts.get(post_id)
+        )
 
     @rx.event
     async def add_comment(self, form: dict):
@@ -69,7 +87,7 @@ class PostState(LiveState):
             return
         try:
             data = CommentIn(content=str(form.get("content", "")))
-            services.create_comment(user_id, self._post_id, data)
+            await asyncio.to_thread(services.create_comment, user_id, self._post_id, data)
         except ValidationError:
             self.error = texts.COMMENT_INVALID
             return
@@ -77,7 +95,7 @@ class PostState(LiveState):
             self.error = texts.POST_NOT_FOUND
             return
         self.error = ""
-        self._refresh(self._post_id)
+        await self._refresh(self._post_id)
         return rx.set_value("comment-content", "")
 
 

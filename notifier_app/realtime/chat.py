@@ -66,11 +66,6 @@ def histories(rooms: list[str]) -> dict[str, list[Message]]:
         return {room: [_message(r) for r in reversed(conn.execute(_NEWEST, {"room": room}).all())] for room in rooms}
 
 
-def history(room: str) -> list[Message]:
-    """The room's kept messages, oldest first."""
-    return histories([room])[room]
-
-
 def after(messages: list[Message], after_id: int | None) -> list[Message]:
     """The messages with an id above `after_id` (all of them for None). The newest
     HISTORY above it are the room's newest HISTORY filtered: what a join replays."""

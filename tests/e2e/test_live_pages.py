@@ -32,15 +32,18 @@ def logged_in_page(new_context, who, path: str):
 
 
 def test_comments_appear_live_on_the_post_page(new_context, web_server):
+    """In every tab that shows the post (the tabs re-read it together: pages/post.py)."""
     url = web_server.url
-    alice, bob = signup(url, "alice"), signup(url, "bob")
+    alice, bob, carol = signup(url, "alice"), signup(url, "bob"), signup(url, "carol")
     post = create_post(url, alice, title="실시간 댓글")
-    page = logged_in_page(new_context, alice, f"/posts/{post['id']}")
-    expect(page.locator("#comment-count")).to_have_text("댓글 0")
+    pages = [logged_in_page(new_context, who, f"/posts/{post['id']}") for who in (alice, carol)]
+    for page in pages:
+        expect(page.locator("#comment-count")).to_have_text("댓글 0")
 
     comment = create_comment(url, bob, post["id"], "새로고침 없이 보여요")
-    expect(page.locator(f"#comment-{comment['id']} .comment-content")).to_have_text("새로고침 없이 보여요")
-    expect(page.locator("#comment-count")).to_have_text("댓글 1")
+    for page in pages:
+        expect(page.locator(f"#comment-{comment['id']} .comment-content")).to_have_text("새로고침 없이 보여요")
+        expect(page.locator("#comment-count")).to_have_text("댓글 1")
 
 
 def test_feed_shows_a_new_posts_bar(new_context, web_server):
