@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import time
 from pathlib import Path
 
@@ -32,17 +31,6 @@ from tests.support.server import AppServer, migrated_sqlite_url
 ROOM = "general"
 MESSAGES = 60  # more than the room keeps (chat.HISTORY)
 WINDOW = 200
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def join(port: int, token: str, resume: int | None, newest: int, gate: asyncio.Semaphore, opened: list) -> None:
@@ -63,11 +51,11 @@ async def join(port: int, token: str, resume: int | None, newest: int, gate: asy
 
 async def storm(port: int, tokens: list[str], resume: int | None, newest: int, pids: list[int]) -> dict:
     gate, opened = asyncio.Semaphore(WINDOW), []
-    cpu0, started = cpu_seconds(pids), time.perf_counter()
+    cpu0, started = procs.snapshot(pids)["cpu_s"], time.perf_counter()
     try:
         await asyncio.gather(*(join(port, token, resume, newest, gate, opened) for token in tokens))
         wall = time.perf_counter() - started
-        server_cpu = cpu_seconds(pids) - cpu0
+        server_cpu = procs.snapshot(pids)["cpu_s"] - cpu0
     finally:
         for writer in opened:
             writer.close()

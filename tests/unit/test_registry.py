@@ -341,3 +341,50 @@ def test_a_channel_growing_past_a_few_members_and_shrinking_again_keeps_count():
         assert reg.publish(room, n) == FEW * 2 - n - 1
     assert reg.channel_count("chat") == 0
     assert [sub.drain()[0] for sub in subs] == ["all"] * (FEW * 2)
+
+
+def counted_by_walking(reg: SubscriberRegistry) -> tuple[int, dict[str, int]]:
+    """What the counts must be: every subscription in the index, once in all and once per kind."""
+    per_kind = {kind: len(set().union(*keys.values())) for kind, keys in reg._kinds.items()}
+    everyone = set().union(*(subs for keys in reg._kinds.values() for subs in keys.values()))
+    return len(everyone), {kind: n for kind, n in per_kind.items() if n}
+
+
+def test_the_counts_follow_subscriptions_through_closes_overflows_and_closes_during_a_publish():
+    # The counts are kept as subscriptions come and go (status.py reads them at every
+    # request): after any mix of what can happen, they are what walking the index says.
+    import random
+
+    rng = random.Random(7)
+    reg = SubscriberRegistry(default_maxsize=3)
+    channels = [user_channel(u) for u in range(6)] + [("entity", f"post:{p}") for p in range(4)] + [("room", "general")]
+    live: list[Subscription] = []
+    for step in range(3000):
+        action = rng.random()
+        if action < 0.45:
+            live.append(reg.subscribe(*rng.sample(channels, rng.randint(1, 3))))
+        elif action < 0.7 and live:
+            live.pop(rng.randrange(len(live))).close()
+        elif action < 0.8 and live:
+            # a sink that closes another subscription (or its own) while the publish walks
+            victim = rng.choice(live)
+            rng.choice(live).sink = lambda _item, victim=victim: (victim.close(), False)[1]
+        elif action < 0.9:
+            reg.broadcast(rng.choice(["user", "entity", "room"]), step)  # the full ones overflow
+        else:
+            for sub in live:
+                sub.drain()
+        live = [s for s in live if not s.closed]
+        assert (reg.total(), reg.connection_counts()) == counted_by_walking(reg), step
+    for sub in live:
+        sub.close()
+    assert (reg.total(), reg.connection_counts()) == (0, {})
+
+
+def test_a_subscription_to_two_entities_is_one_entity_connection():
+    reg = SubscriberRegistry()
+    both = reg.subscribe(("entity", "post:1"), ("entity", "feed:posts"))
+    reg.subscribe(("entity", "post:1"), ("room", "general"))
+    assert reg.connection_counts() == {"entity": 2, "room": 1} and reg.total() == 2
+    both.close()
+    assert reg.connection_counts() == {"entity": 1, "room": 1} and reg.total() == 1
