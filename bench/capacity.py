@@ -106,8 +106,12 @@ def main() -> None:
     parser.add_argument("--status-streams", type=int, default=0, help="then this many status streams on top")
     parser.add_argument("--ours-project", type=Path, help="run the server from this copy of the project")
     args = parser.parse_args()
-    env = {"NOTIFIER_MAX_STREAMS_PER_USER": str(args.streams + 10), "GRANIAN_WORKERS": "1", "NOTIFIER_HEARTBEAT_SECONDS": "15",
-           "NOTIFIER_MAX_STREAMS": str(max(args.streams + args.status_streams + 1000, 10_000))}
+    env = {
+        "NOTIFIER_MAX_STREAMS_PER_USER": str(args.streams + 10),
+        "NOTIFIER_MAX_STREAMS": str(max(args.streams + args.status_streams + 1000, 10_000)),
+        "GRANIAN_WORKERS": "1",
+        "NOTIFIER_HEARTBEAT_SECONDS": "15",
+    }
     extra = {"project_dir": args.ours_project} if args.ours_project else {}
     db_url = fresh_database_url(tempfile.mkdtemp(prefix="capacity-"))
     with AppServer(db_url=db_url, env=env, name="capacity", **extra) as server:

@@ -73,7 +73,8 @@ def run(streams: int, rounds: int, project: Path | None) -> dict:
         publisher = {"Authorization": f"Bearer {accounts['publisher'][1]}"}
         with httpx.Client(base_url=server.url, headers=publisher, timeout=10) as client:
             for i in range(MESSAGES):
-                client.post("/chat/send", json={"roomId": ROOM, "message": f"message {i}, a line of chat"}).raise_for_status()
+                sent = client.post("/chat/send", json={"roomId": ROOM, "message": f"message {i}, a line of chat"})
+                sent.raise_for_status()
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
             newest = conn.exec_driver_sql("SELECT max(id) FROM chat_messages").scalar_one()

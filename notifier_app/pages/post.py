@@ -73,7 +73,9 @@ class PostState(LiveState):
         if post_id is None:
             return
         await self.follow(
-            [post_channel(post_id)], lambda detail: self._show(post_id, detail), fetch=lambda _batch: _posts.get(post_id)
+            [post_channel(post_id)],
+            lambda detail: self._show(post_id, detail),
+            fetch=lambda _batch: _posts.get(post_id),  # outside the state lock, once for every tab
         )
 
     @rx.event

@@ -60,7 +60,9 @@ def test_joins_that_arrive_together_are_answered_from_one_read(rooms, monkeypatc
 
     async def join_all():
         return await asyncio.gather(
-            chat.backlog("busy", None), chat.backlog("quiet", rooms["quiet"][0]), chat.backlog("busy", rooms["busy"][-3])
+            chat.backlog("busy", None),
+            chat.backlog("quiet", rooms["quiet"][0]),
+            chat.backlog("busy", rooms["busy"][-3]),
         )
 
     fresh, resumed_quiet, resumed_busy = run(join_all())

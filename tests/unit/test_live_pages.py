@@ -35,11 +35,14 @@ def test_a_chat_page_that_fell_behind_shows_the_history_again_once(users, chat_s
     room = "behind"
     channel = chat.room_channel(room)
     sent = [chat.append(room, users["alice"], "앨리스", f"m{i}") for i in range(3)]
-    ids = lambda: [m["id"] for m in chat_state.messages]  # noqa: E731
+
+    def ids() -> list[str]:
+        return [m["id"] for m in chat_state.messages]
 
     async def scenario():
         follow = LiveState.follow.fn  # (Reflex wraps a state's public methods as event handlers)
-        task = asyncio.create_task(follow(chat_state, [channel], chat_state._show, backlog=lambda: chat.backlog(room, None)))
+        following = follow(chat_state, [channel], chat_state._show, backlog=lambda: chat.backlog(room, None))
+        task = asyncio.create_task(following)
         try:
             await until(lambda: ids() == [str(m.id) for m in sent], "the history")
             # Three messages at once overflow the page's subscription (it holds two).
