@@ -60,7 +60,10 @@ async def with_status_streams(server: AppServer, count: int, requests: int) -> d
     request = b"GET /system/status/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
     connections = []
 
+    statuses: list[bytes] = []
+
     async def read(reader: asyncio.StreamReader) -> None:
+        statuses.append((await reader.readline()).split()[1])
         while await reader.read(65536):
             pass
 
@@ -73,8 +76,12 @@ async def with_status_streams(server: AppServer, count: int, requests: int) -> d
         cpu = procs.snapshot(pids)["cpu_s"]
         await asyncio.sleep(STATUS_SECONDS)
         cpu = procs.snapshot(pids)["cpu_s"] - cpu
-        return {"status_streams": count, "server_cpu_share": round(cpu / STATUS_SECONDS, 3),
-                "ping": await measure(server.url, "/ping", requests)}
+        return {
+            "status_streams": count,
+            "admitted": statuses.count(b"200"),
+            "server_cpu_share": round(cpu / STATUS_SECONDS, 3),
+            "ping": await measure(server.url, "/ping", requests),
+        }
     finally:
         for writer, reading in connections:
             reading.cancel()
@@ -109,6 +116,7 @@ def main() -> None:
     env = {
         "NOTIFIER_MAX_STREAMS_PER_USER": str(args.streams + 10),
         "NOTIFIER_MAX_STREAMS": str(max(args.streams + args.status_streams + 1000, 10_000)),
+        "NOTIFIER_MAX_STATUS_STREAMS": str(max(args.status_streams, 1)),  # (100 by default)
         "GRANIAN_WORKERS": "1",
         "NOTIFIER_HEARTBEAT_SECONDS": "15",
     }

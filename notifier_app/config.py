@@ -136,6 +136,7 @@ class Settings:
     retry_ms: int
     max_streams_per_user: int
     max_streams: int
+    max_status_streams: int
     subscriber_queue_size: int
     retention_days: float
     toast_seconds: float
@@ -151,6 +152,7 @@ def settings() -> Settings:
         retry_ms=_int("NOTIFIER_RETRY_MS", 5000, minimum=0),
         max_streams_per_user=_int("NOTIFIER_MAX_STREAMS_PER_USER", 10, minimum=1),
         max_streams=max_streams(),
+        max_status_streams=_int("NOTIFIER_MAX_STATUS_STREAMS", 100, minimum=1),
         subscriber_queue_size=_int("NOTIFIER_SUBSCRIBER_QUEUE", 256, minimum=1),
         retention_days=_float("NOTIFIER_RETENTION_DAYS", 7.0, minimum=0.0),
         toast_seconds=_float("NOTIFIER_TOAST_SECONDS", 8.0, minimum=0.1),

@@ -8,10 +8,11 @@ import time
 import pytest
 
 from tests.api.helpers import Streams, assert_json_error, assert_no_traceback, opened, wait_idle
-from tests.support.client import create_post, open_stream, signup, system_status, wait_in_inbox
+from tests.support.client import create_post, open_stream, signup, system_status, wait_in_inbox, wait_until
 from tests.support.server import AppServer, fresh_database_url
 
 GLOBAL_CAP = 3
+STATUS_CAP = 2
 
 
 def _own_server(tmp_path_factory, name: str, env: dict[str, str]):
@@ -25,7 +26,8 @@ def _own_server(tmp_path_factory, name: str, env: dict[str, str]):
 
 @pytest.fixture(scope="module")
 def capped_server(tmp_path_factory):
-    yield from _own_server(tmp_path_factory, "capped", {"NOTIFIER_MAX_STREAMS": str(GLOBAL_CAP)})
+    env = {"NOTIFIER_MAX_STREAMS": str(GLOBAL_CAP), "NOTIFIER_MAX_STATUS_STREAMS": str(STATUS_CAP)}
+    yield from _own_server(tmp_path_factory, "capped", env)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +71,36 @@ def test_global_cap_answers_503_with_retry_after_at_once(capped_server):
             assert time.monotonic() < deadline, "the closed stream's slot was not freed"
             time.sleep(0.05)
         streams.open(alice)
+    finally:
+        streams.close_all()
+    wait_idle(url)
+
+
+def test_public_status_streams_cannot_take_the_streams_users_need(capped_server):
+    url = capped_server.url
+    wait_idle(url)
+    alice = signup(url, "cap-status")
+    streams = Streams(url)
+    try:
+        watchers = [streams.open(path="/system/status/stream") for _ in range(STATUS_CAP)]
+        with opened(url + "/system/status/stream") as r:
+            r.read()
+        body = assert_json_error(r, 429)
+        assert int(r.headers["retry-after"]) > 0
+        assert f"at most {STATUS_CAP}" in body["detail"] and "status" in body["detail"]
+
+        mine = streams.open(alice)  # the slot the status streams left
+        assert system_status(url)["streams"] == GLOBAL_CAP
+        post = create_post(url, signup(url, "cap-status-poster"))
+        assert mine.next(5).data["href"] == f"/posts/{post['id']}"
+
+        # A status stream that closes frees its place for another.
+        watchers[0].close()
+        streams.readers.remove(watchers[0])
+        mine.close()
+        streams.readers.remove(mine)
+        wait_until(lambda: system_status(url)["streams"] == STATUS_CAP - 1, 3, message="the slots to be freed")
+        assert streams.open(path="/system/status/stream").next(5).event == "status"
     finally:
         streams.close_all()
     wait_idle(url)

@@ -38,11 +38,11 @@ def refused(kind: str) -> JSONResponse:
         return JSONResponse(
             {"detail": "The server is at its stream limit; retry later"}, status_code=503, headers={"Retry-After": "5"}
         )
-    return JSONResponse(
-        {"detail": f"Too many open streams for this user (at most {settings().max_streams_per_user})"},
-        status_code=429,
-        headers={"Retry-After": "5"},
-    )
+    if kind == "status":
+        detail = f"Too many open status streams (at most {settings().max_status_streams}); retry later"
+    else:
+        detail = f"Too many open streams for this user (at most {settings().max_streams_per_user})"
+    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": "5"})
 
 
 def invalid(detail: str) -> JSONResponse:
@@ -129,7 +129,8 @@ async def system_status() -> dict:
 
 
 class StatusFeed:
-    """The status snapshot every few seconds (public, so it counts toward the global cap)."""
+    """The status snapshot every few seconds (public: it counts toward the global cap, and
+    NOTIFIER_MAX_STATUS_STREAMS of them at most)."""
 
     def __init__(self) -> None:
         self._closed = asyncio.Event()
@@ -157,6 +158,7 @@ class StatusFeed:
 @router.get("/system/status/stream", response_model=None)
 async def system_status_stream() -> EventStream | JSONResponse:
     cfg = settings()
-    if refusal := limits.refusal("system", per_user=cfg.max_streams, total=cfg.max_streams):
-        return refused(refusal)
+    # Anyone may open one, so they have a cap of their own: never the whole server's.
+    if refusal := limits.refusal("system", per_user=cfg.max_status_streams, total=cfg.max_streams):
+        return refused("status" if refusal == "user" else refusal)
     return EventStream(StatusFeed(), heartbeat=cfg.heartbeat_seconds, retry_ms=cfg.retry_ms, limits=limits, slot="system")
