@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from notifier_app import texts
@@ -23,10 +25,10 @@ class FeedState(LiveState):
     new_posts: int = 0
 
     @rx.event
-    def load(self):
+    async def load(self):
         raw = self.router.url.query_parameters.get("page", "1")
         number = int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 100_000 else 1
-        result = services.list_posts(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        result = await asyncio.to_thread(services.list_posts, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         self.page_number = number
         self.page_count = max(1, -(-result.total // PAGE_SIZE))
         self.posts = [post_view(p) for p in result.items]

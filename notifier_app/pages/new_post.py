@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 from pydantic import ValidationError
 
@@ -29,7 +31,7 @@ class NewPostState(rx.State):
             return
         try:
             data = PostIn(title=str(form.get("title", "")), body=str(form.get("body", "")))
-            post = services.create_post(user_id, data)
+            post = await asyncio.to_thread(services.create_post, user_id, data)
         except ValidationError:
             self.error = texts.POST_INVALID
             return

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import InvalidToken, decode_token, token_from_cookie_header
-from notifier_app.blog import services
 
 
 class SessionState(rx.State):
@@ -29,14 +29,12 @@ class SessionState(rx.State):
             return None
 
     @rx.event
-    def load_session(self):
+    async def load_session(self):
+        # Every page load, and every open tab again when it reconnects after a restart:
+        # the account lookup behind API requests (remembered a few seconds, read in batches
+        # off the event loop: auth/accounts.py).
         user_id = self.acting_user_id()
-        user = None
-        if user_id is not None:
-            try:
-                user = services.get_user(user_id)
-            except services.NotFound:
-                user = None
+        user = await accounts.get(user_id) if user_id is not None else None
         self._user_id = user.id if user else None
         self.nickname = user.nickname if user else ""
         self.logged_in = user is not None
