@@ -8,18 +8,11 @@ import time
 import reflex as rx
 
 from notifier_app import texts
-from notifier_app.blog import services
+from notifier_app.auth.accounts import accounts
 from notifier_app.components.layout import page
 from notifier_app.realtime import status
 from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
-
-
-def _user_or_none(user_id: int | None):
-    try:
-        return services.get_user(user_id) if user_id is not None else None
-    except services.NotFound:
-        return None
 
 
 class SystemState(rx.State):
@@ -52,7 +45,7 @@ class SystemState(rx.State):
         # Background handlers start at once, not after load_session: check the cookie here.
         async with self:
             user_id = (await self.get_state(SessionState)).acting_user_id()
-        user = await asyncio.to_thread(_user_or_none, user_id)
+        user = await accounts.get(user_id) if user_id is not None else None
         async with self:
             self.allowed = user is not None and user.is_admin
             if not self.allowed:

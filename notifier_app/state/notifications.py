@@ -22,6 +22,7 @@ from typing import Any
 
 import reflex as rx
 
+from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import InvalidToken, token_from_cookie_header, verify_token
 from notifier_app.blog import services
 from notifier_app.config import settings
@@ -133,7 +134,10 @@ class NotificationStream(rx.State):
         while True:
             feed = None
             try:
-                await asyncio.to_thread(services.get_user, user_id)  # auth failure: the account is gone
+                # Read fresh (batched with the other tabs' reads after a restart): a deleted
+                # account is an auth failure.
+                if await accounts.get(user_id, fresh=True) is None:
+                    raise services.NotFound(f"user {user_id}")
                 feed = await NotificationFeed.open(registry, user_id, resume_from, notifier.dispatcher)
                 if not await self._apply(generation, user_id, feed, [], cfg.toast_seconds, status=CONNECTED):
                     return
