@@ -86,6 +86,7 @@ def test_status_is_public_and_has_every_field(base_url, streams):
     assert all(isinstance(v, int) for v in status["eventsPublished"].values()), status
     assert isinstance(status["eventsPerSecond"], (int, float)) and status["eventsPerSecond"] >= 0
     assert isinstance(status["uptimeSeconds"], (int, float)) and status["uptimeSeconds"] > 0
+    assert isinstance(status["tasks"], int) and status["tasks"] > 0, status  # the lifespan's own, at least
     # idle: no connection of any kind
     assert status["connections"] == 0 and status["streams"] == 0 and status["users"] == 0, status
     assert sum(status["connectionsByKind"].values()) == 0, status
