@@ -57,35 +57,28 @@ async def measure_all(url: str, requests: int) -> dict:
 
 async def with_status_streams(server: AppServer, count: int, requests: int) -> dict:
     """`count` status streams read for STATUS_SECONDS: the server's CPU meanwhile, then /ping."""
-    request = b"GET /system/status/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-    connections = []
 
-    statuses: list[bytes] = []
-
-    async def read(reader: asyncio.StreamReader) -> None:
-        statuses.append((await reader.readline()).split()[1])
+    async def drain(reader: asyncio.StreamReader) -> None:
         while await reader.read(65536):
             pass
 
+    opened = await open_streams(server.port, None, count, path="/system/status/stream")
+    reading = [asyncio.create_task(drain(stream.reader)) for stream in opened]
     try:
-        for _ in range(count):
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            writer.write(request)
-            connections.append((writer, asyncio.create_task(read(reader))))
         pids = procs.group_pids(server.process.pid)
         cpu = procs.snapshot(pids)["cpu_s"]
         await asyncio.sleep(STATUS_SECONDS)
         cpu = procs.snapshot(pids)["cpu_s"] - cpu
         return {
             "status_streams": count,
-            "admitted": statuses.count(b"200"),
+            "admitted": sum(stream.status == 200 for stream in opened),
             "server_cpu_share": round(cpu / STATUS_SECONDS, 3),
             "ping": await measure(server.url, "/ping", requests),
         }
     finally:
-        for writer, reading in connections:
-            reading.cancel()
-            writer.close()
+        for task in reading:
+            task.cancel()
+        close_all(opened)
 
 
 async def scenario(server: AppServer, token: str, streams: int, requests: int, status_streams: int) -> dict:

@@ -12,13 +12,19 @@ class Opened(NamedTuple):
     writer: asyncio.StreamWriter
 
 
-async def open_streams(port: int, token: str, count: int, *, concurrency: int = 200, timeout: float = 60.0) -> list[Opened]:
-    """Open `count` streams to /notifications/stream; each once its headers arrived."""
+async def open_streams(
+    port: int,
+    token: str | None,
+    count: int,
+    *,
+    path: str = "/notifications/stream",
+    concurrency: int = 200,
+    timeout: float = 60.0,
+) -> list[Opened]:
+    """Open `count` streams to `path` (with the token, if any); each once its headers arrived."""
     gate = asyncio.Semaphore(concurrency)
-    request = (
-        f"GET /notifications/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
-    ).encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: text/event-stream\r\n\r\n".encode()
 
     async def one() -> Opened:
         async with gate:
