@@ -238,6 +238,11 @@ def inbox(user_id: int, *, limit: int = 20, before: int | None = None) -> tuple[
     return items, unread
 
 
+_WATERMARKS = select(ReadWatermark.user_id, ReadWatermark.seq).where(
+    col(ReadWatermark.user_id).in_(sa.bindparam("user_ids", expanding=True))
+)
+
+
 def _unread_count(s, user_id: int, mark: int) -> int:
     conn = s.connection()
     params = {"user_id": user_id, "mark": mark}
@@ -245,8 +250,16 @@ def _unread_count(s, user_id: int, mark: int) -> int:
 
 
 def unread_count(user_id: int) -> int:
+    return unread_counts([user_id])[user_id]
+
+
+def unread_counts(user_ids: list[int]) -> dict[int, int]:
+    """Each user's unread count, in one transaction: every open tab recounts after each
+    batch it receives, so a broadcast has every tab asking at once (state/notifications.py
+    reads them together). An unknown user has none."""
     with db.session() as s:
-        return _unread_count(s, user_id, _watermark(s, user_id))
+        marks = dict(s.connection().execute(_WATERMARKS, {"user_ids": user_ids}).all())
+        return {user_id: _unread_count(s, user_id, marks.get(user_id, 0)) for user_id in user_ids}
 
 
 def mark_read(user_id: int, seq: int) -> bool:

@@ -24,6 +24,7 @@ import reflex as rx
 
 from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import InvalidToken, token_from_cookie_header, verify_token
+from notifier_app.batching import BatchedReads
 from notifier_app.blog import services
 from notifier_app.config import settings
 from notifier_app.realtime import log, notifier, registry
@@ -41,6 +42,12 @@ BACKOFF_CAP = 30.0
 CONNECTED = "connected"
 RECONNECTING = "reconnecting"
 OFFLINE = "offline"
+
+# Every open tab recounts its user's unread notifications after each batch it receives
+# (and on connecting), so a broadcast — or a restart — has them all asking at once: the
+# counts asked for meanwhile are read together, one transaction in one worker-thread hop
+# (1,000 tabs: 0.28 s instead of 0.87, and no 0.1 s stall of the loop; bench/unread.py).
+_unread_counts = BatchedReads(log.unread_counts, name="notifier-unread-counts")
 
 
 def backoff_delay(attempt: int) -> float:
@@ -201,6 +208,6 @@ class NotificationStream(rx.State):
             if status is not None:
                 self.status = status
             if batch or status == CONNECTED:
-                store.unread_count = await asyncio.to_thread(log.unread_count, user_id)
+                store.unread_count = await _unread_counts.get(user_id)
         return True
 

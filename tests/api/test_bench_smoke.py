@@ -9,6 +9,7 @@ short run of the in-process request timing (bench/requests.py).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -96,3 +97,16 @@ def test_chat_join_storm_runs():
     for kind, rounds in results.items():
         assert len(rounds) == 1, (kind, rounds)
         assert rounds[0]["joins_per_s"] > 0 and rounds[0]["server_cpu_s"] >= 0, (kind, rounds)
+
+
+def test_unread_count_timing_runs(tmp_path):
+    """`python -m bench.unread`: both ways of counting ran and agreed on every count (the
+    tool stops with an error when they do not)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.unread", "--tabs", "30", "--rounds", "2", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (written,) = tmp_path.glob("unread-*.json")
+    results = json.loads(written.read_text())
+    assert {way: len(rounds) for way, rounds in results["rounds"].items()} == {"per_tab_hop": 2, "batched": 2}

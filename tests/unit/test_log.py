@@ -249,6 +249,23 @@ def test_mark_all_read(users, history):
     assert log.unread_count(a) == 0
 
 
+def test_unread_counts_of_many_users_at_once_match_each_users_inbox(users, history):
+    """The counts open tabs read together: a watermark, a single read, nothing read."""
+    h = history
+    a, b, c = users["alice"], users["bob"], users["carol"]
+    log.mark_all_read(a)
+    after_mark = log.append(post_event(7)).seq  # alice has one unread again
+    log.mark_read(b, h["to_all"])
+    log.mark_read(c, after_mark)
+    nobody = c + 100
+
+    counts = log.unread_counts([a, b, c, nobody])
+
+    assert counts == {a: 1, b: 3, c: 4, nobody: 0}
+    for user in (a, b, c):
+        assert counts[user] == inbox_view(user)[1] == log.unread_count(user)
+
+
 def test_inbox_of_a_user_with_nothing(users):
     assert log.inbox(users["alice"]) == ([], 0)
     assert log.unread_count(users["alice"]) == 0
