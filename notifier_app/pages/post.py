@@ -35,10 +35,15 @@ _posts = BatchedReads(_read_posts, name="notifier-post-page-reads")
 
 class PostState(LiveState):
     post: dict[str, str] = {}
+    # The comments as the page first showed them, and those that came after. Reflex sends
+    # a var that was assigned whole, to every tab that shows the post, and the browser
+    # re-renders all of it: a new comment changes only `newer_comments`.
     comments: list[dict[str, str]] = []
+    newer_comments: list[dict[str, str]] = []
     found: bool = True
     error: str = ""
     _post_id: int | None = None
+    _first_ids: list[str] = []  # of `comments`
 
     def _requested_id(self) -> int | None:
         # /posts/<id>: read from the URL, so the background follower needs nothing from load.
@@ -49,10 +54,24 @@ class PostState(LiveState):
         self._show(post_id, await _posts.get(post_id) if post_id else None)
 
     def _show(self, post_id: int | None, detail: PostDetail | None) -> None:
+        """Show the post, assigning only what changed (each assignment is sent)."""
+        same_post = detail is not None and post_id == self._post_id
         self._post_id = post_id if detail else None
-        self.found = detail is not None
-        self.post = post_view(detail) if detail else {}
-        self.comments = [comment_view(c) for c in detail.comments] if detail else []
+        if self.found != (detail is not None):
+            self.found = detail is not None
+        post = post_view(detail) if detail else {}
+        post.pop("comments", None)  # a count that changes with every comment: the page counts the lists
+        if post != self.post:
+            self.post = post
+        views = [comment_view(c) for c in detail.comments] if detail else []
+        kept = len(self._first_ids)
+        if same_post and [view["id"] for view in views[:kept]] == self._first_ids:
+            newer = views[kept:]
+            if newer != self.newer_comments:
+                self.newer_comments = newer
+        else:
+            self.comments, self.newer_comments = views, []
+            self._first_ids = [view["id"] for view in views]
 
     @rx.event
     async def load(self):
@@ -141,6 +160,7 @@ def comment_form() -> rx.Component:
 
 
 def post_page() -> rx.Component:
+    comment_count = PostState.comments.length() + PostState.newer_comments.length()
     return page(
         rx.cond(
             PostState.found,
@@ -153,10 +173,16 @@ def post_page() -> rx.Component:
                 ),
                 rx.text(PostState.post["body"], white_space="pre-wrap", id="post-body"),
                 rx.divider(),
-                rx.heading(texts.COMMENTS, " ", PostState.comments.length().to_string(), size="4", id="comment-count"),
+                rx.heading(texts.COMMENTS, " ", comment_count.to_string(), size="4", id="comment-count"),
                 rx.cond(
-                    PostState.comments.length() > 0,
-                    rx.vstack(rx.foreach(PostState.comments, comment_item), spacing="2", width="100%", id="comments"),
+                    comment_count > 0,
+                    rx.vstack(
+                        rx.foreach(PostState.comments, comment_item),
+                        rx.foreach(PostState.newer_comments, comment_item),
+                        spacing="2",
+                        width="100%",
+                        id="comments",
+                    ),
                     rx.text(texts.NO_COMMENTS, color_scheme="gray", size="2"),
                 ),
                 error_callout(PostState.error),
