@@ -27,11 +27,11 @@ def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
-def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
@@ -39,8 +39,8 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def create_api() -> FastAPI:
     api = FastAPI(title="notifier", version="0.1.0", docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     api.add_exception_handler(RequestValidationError, _validation_error)
-    api.add_exception_handler(StarletteHTTPException, _http_error)
-    api.add_exception_handler(Exception, _unexpected_error)
+    api.add_exception_handler(StarletteHTTPException, http_error)
+    api.add_exception_handler(Exception, unexpected_error)
     for module in (auth, posts, notifications, streams, publishing):
         api.include_router(module.router)
     api.include_router(auth.forms)

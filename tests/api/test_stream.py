@@ -139,6 +139,44 @@ def test_unauthorized_stream_is_401_json_not_a_stream(base_url, alice, case):
         assert not r.headers["content-type"].startswith("text/event-stream")
 
 
+# Stream connects skip the framework stacks (api/stream_routes.py): what the stacks did for
+# them — CORS, JSON errors, other methods — must be the same as for every other path.
+EVIL_ORIGIN = "http://evil.example"
+
+
+def test_a_stream_answers_cors_like_every_other_path(base_url, alice):
+    for path in ("/notifications/stream", "/system/status/stream"):
+        raw = RawStream(base_url, path, headers={"Authorization": f"Bearer {alice.token}", "Origin": base_url})
+        try:
+            assert raw.status == 200, path
+            assert raw.headers.get("access-control-allow-origin") == base_url, (path, raw.headers)
+            assert raw.headers.get("access-control-allow-credentials") == "true", (path, raw.headers)
+            assert raw.read_until(b"retry: 5000", timeout=3)
+        finally:
+            raw.close()
+        foreign = RawStream(base_url, path, headers={"Authorization": f"Bearer {alice.token}", "Origin": EVIL_ORIGIN})
+        try:
+            assert foreign.status == 200, path
+            assert "access-control-allow-origin" not in foreign.headers, (path, foreign.headers)
+        finally:
+            foreign.close()
+    refused = httpx.get(stream_url(base_url), headers={"Origin": base_url})
+    assert_json_error(refused, 401)
+    assert refused.headers.get("access-control-allow-origin") == base_url  # the page may read why
+    assert refused.headers["www-authenticate"] == "Bearer"
+
+
+def test_other_methods_on_a_stream_path_are_answered_as_before(base_url, alice):
+    for method in ("POST", "DELETE"):
+        r = httpx.request(method, stream_url(base_url), headers={"Authorization": f"Bearer {alice.token}"})
+        assert r.status_code in (404, 405), (method, r.status_code, r.text[:200])  # (Reflex's catch-all: 404)
+    preflight = httpx.options(
+        stream_url(base_url), headers={"Origin": base_url, "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == base_url
+    assert httpx.get(f"{stream_url(base_url)}/", headers={"Authorization": f"Bearer {alice.token}"}).status_code != 200
+
+
 def test_stream_ends_when_the_token_expires(base_url, alice, streams):
     reader = streams.open(params={"token": mint(alice.id, ttl=2)})
     deadline = time.monotonic() + 2 + 3 * HEARTBEAT + 2

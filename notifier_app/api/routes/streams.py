@@ -156,9 +156,19 @@ class StatusFeed:
 
 
 @router.get("/system/status/stream", response_model=None)
-async def system_status_stream() -> EventStream | JSONResponse:
+async def system_status_stream(_request: Request) -> EventStream | JSONResponse:
     cfg = settings()
     # Anyone may open one, so they have a cap of their own: never the whole server's.
     if refusal := limits.refusal("system", per_user=cfg.max_status_streams, total=cfg.max_streams):
         return refused("status" if refusal == "user" else refusal)
     return EventStream(StatusFeed(), heartbeat=cfg.heartbeat_seconds, retry_ms=cfg.retry_ms, limits=limits, slot="system")
+
+
+# The stream endpoints by path: a connect calls them without the framework stacks
+# (api/stream_routes.py). A test checks this against the routes above.
+ENDPOINTS = {
+    "/notifications/stream": notification_stream,
+    "/realtime/stream": entity_stream,
+    "/chat/stream": chat_stream,
+    "/system/status/stream": system_status_stream,
+}
