@@ -26,10 +26,11 @@ PROBE_DIR = Path(__file__).parent / "probe"
 
 # (label, from stamp, to stamp), stamps as bench/probe/sitecustomize.py names them
 PHASES = (
-    ("Reflex's outer layers", "asgi", "fastapi"),
-    ("FastAPI's layers up to the body read", "fastapi", "receive"),
+    # (A comment takes api/hot_paths.py: no framework layers before the body read, and
+    # the frameworks' dependencies and validation are the schema's and the token check.)
+    ("the layers up to the body read", "asgi", "receive"),
     ("reading the body", "receive", "received"),
-    ("dependencies and validation (token check included)", "received", "endpoint"),
+    ("validation and the token check", "received", "endpoint"),
     ("of it the token check", "verify", "verified"),
     ("the hop to a worker thread", "endpoint", "service"),
     ("the transaction (service called -> committed)", "service", "committed"),

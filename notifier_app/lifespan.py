@@ -15,7 +15,7 @@ import resource
 from datetime import timedelta
 
 from notifier_app import db
-from notifier_app.api.stream_routes import stream_routes
+from notifier_app.api.hot_paths import hot_paths
 from notifier_app.bus import bus
 from notifier_app.config import settings
 from notifier_app.realtime import listener, log, notifier, registry, status
@@ -112,7 +112,7 @@ def tune_gc() -> None:
 
 def install_stream_handoff(starlette_app) -> None:
     """Put StreamHandoff outside every middleware of the app the server runs (see streams.py),
-    and inside it the stream routes' shortcut past those middlewares (api/stream_routes.py).
+    and inside it the hot paths' way past those middlewares (api/hot_paths.py).
 
     Reflex passes its top-level Starlette app to lifespan tasks that ask for it; its
     middleware stack is built by the time the lifespan runs (Starlette builds it on the
@@ -121,7 +121,7 @@ def install_stream_handoff(starlette_app) -> None:
     stack = getattr(starlette_app, "middleware_stack", None)
     if stack is None or isinstance(stack, StreamHandoff):
         return
-    starlette_app.middleware_stack = StreamHandoff(stream_routes(stack))
+    starlette_app.middleware_stack = StreamHandoff(hot_paths(stack))
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,8 @@
 on its PYTHONPATH. Inert unless NOTIFIER_BENCH_PHASES names a file.
 
 Each comment request (POST …/comments) is stamped with `time.perf_counter_ns()` where it
-enters the outermost ASGI app, enters our FastAPI app, asks for and gets its body,
+enters the outermost ASGI app (and our FastAPI app, which a comment served by
+api/hot_paths.py never enters), asks for and gets its body,
 starts and ends the token check, reaches the endpoint's hop to a worker thread, starts
 the transaction and commits it, hands the notification to the broker and is done with it, and
 sends its response body. One line of stamps per request (0 where a phase was not seen),
@@ -29,7 +30,7 @@ def _install(path: str) -> None:
     import starlette.applications
     from sqlmodel import Session
 
-    from notifier_app.api import deps
+    from notifier_app.api import deps, hot_paths
     from notifier_app.api.routes import posts
     from notifier_app.blog import services
     from notifier_app.realtime import broker
@@ -88,7 +89,7 @@ def _install(path: str) -> None:
         finally:
             stamp("verified")
 
-    run_in_threadpool = posts.run_in_threadpool
+    run_in_threadpool = posts.run_in_threadpool  # (hot_paths imports the same function)
 
     async def stamped_hop(fn, *args, **kwargs):
         stamp("endpoint")
@@ -114,7 +115,7 @@ def _install(path: str) -> None:
     starlette.applications.Starlette.__call__ = outermost
     fastapi.applications.FastAPI.__call__ = fastapi_entry
     deps.verify_token = stamped_verify
-    posts.run_in_threadpool = stamped_hop
+    posts.run_in_threadpool = hot_paths.run_in_threadpool = stamped_hop
     services.create_comment = stamped_create_comment
     broker.InProcessBroker.publish = stamped_publish
 

@@ -91,8 +91,8 @@ class StreamHandoff:
     pages — up to and including the response headers, and then an `EventStream` hands
     itself to this layer and returns: the chain unwinds and is freed, and the stream runs
     here, on the server's own `receive` and `send`. The bytes on the wire are the same.
-    (For the stream endpoints' own paths `StreamRoutes`, inside this layer, stands in for
-    the chain: api/stream_routes.py.)
+    (For the stream endpoints' own paths `HotPaths`, inside this layer, stands in for
+    the chain: api/hot_paths.py.)
     Installed by the app's lifespan (notifier_app/lifespan.py); without it (an ASGI test
     client, another mounting) streams simply run inside the chain as before.
     """

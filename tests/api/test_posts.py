@@ -228,6 +228,40 @@ def test_malformed_comment_bodies_get_422(base_url, writer, body):
     assert_json_error(r, 422)
 
 
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_comment_bodies_get_4xx_json_and_write_nothing(base_url, writer, case):
+    """A comment is served past the framework stacks (api/hot_paths.py) unless anything
+    is wrong with it: then the stacks answer, with the body it read replayed."""
+    post = create_post(base_url, writer)
+    kw = dict(MALFORMED[case])
+    headers = {**writer.headers, **kw.pop("headers", {})}
+    r = httpx.post(f"{posts_url(base_url)}/{post['id']}/comments", headers=headers, timeout=10, **kw)
+    assert_json_error(r, (400, 415, 422))
+    assert get_post(base_url, post["id"])["commentCount"] == 0
+
+
+def test_a_comment_is_answered_alike_past_the_stacks_and_through_them(base_url, writer, reader):
+    """With a Content-Length a JSON comment takes the hot path; sent chunked, it goes
+    through the framework stacks. Same status, headers that matter, and body shape."""
+    post = create_post(base_url, writer)
+    url = f"{posts_url(base_url)}/{post['id']}/comments"
+    headers = {**reader.headers, "Content-Type": "application/json", "Origin": base_url}
+    body = '{"content": "  같은 댓글  "}'.encode()
+    hot = httpx.post(url, content=body, headers=headers)
+    stacked = httpx.post(url, content=iter([body]), headers=headers)  # (chunked: no Content-Length)
+    for r in (hot, stacked):
+        assert r.status_code == 201, r.text
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["access-control-allow-origin"] == base_url
+        assert r.headers["access-control-allow-credentials"] == "true"
+    one, other = hot.json(), stacked.json()
+    assert one["id"] != other["id"] and one["createdAt"] <= other["createdAt"]
+    assert {**one, "id": 0, "createdAt": ""} == {**other, "id": 0, "createdAt": ""}
+    assert one["content"] == "같은 댓글" and one["author"] == {"id": reader.id, "nickname": reader.nickname}
+    parse_utc(one["createdAt"])
+    assert [c["id"] for c in get_post(base_url, post["id"])["comments"]] == [one["id"], other["id"]]
+
+
 def test_markup_is_stored_and_returned_literally(base_url, writer, reader):
     title = "<img src=x onerror=alert(1)>"
     body = "<script>alert('x')</script> & \"quotes\" ' </textarea>"

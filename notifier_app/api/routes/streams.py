@@ -165,7 +165,7 @@ async def system_status_stream(_request: Request) -> EventStream | JSONResponse:
 
 
 # The stream endpoints by path: a connect calls them without the framework stacks
-# (api/stream_routes.py). A test checks this against the routes above.
+# (api/hot_paths.py). A test checks this against the routes above.
 ENDPOINTS = {
     "/notifications/stream": notification_stream,
     "/realtime/stream": entity_stream,

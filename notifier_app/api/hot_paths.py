@@ -1,0 +1,165 @@
+"""The two requests the real-time figures hang on, without the framework stacks in their way.
+
+Every request goes through Reflex's Starlette app and the mounted FastAPI app — each with
+its error, CORS and exception middlewares and its router (FastAPI's tries every route in
+turn) — and then FastAPI's dependency solving, validation and response serialization.
+For a stream connect that was more than half of the event loop's time (it bounded how
+fast a restart's 10,000 reconnects are taken), and for a comment, the publish behind
+every targeted notification, about a third of the time until the notification is out
+(bench/README.md, items 42-43).
+
+`HotPaths` sits outside both stacks (inside `StreamHandoff`, installed by the lifespan)
+and serves those two itself:
+- a GET of a stream endpoint's exact path: the endpoint is called with the request and
+  its response sent;
+- a POST of a comment with a JSON body (`/api/posts/<id>/comments`): the body is read,
+  validated by the same schema, the caller authenticated by the same function, and the
+  comment written by the same service. A request it cannot serve with a 201 — bad input,
+  no or a refused token, no such post — goes through the stacks with its body replayed,
+  so every error is answered by the one code that always answered it.
+What the stacks did for these responses is done here: CORS (Starlette's middleware,
+configured as Reflex configures its own) and a JSON 500 for the unexpected. Every other
+request goes through the stacks. The FastAPI routes stay, for the OpenAPI schema, for the
+errors, and for a server without this layer (an ASGI test client).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from notifier_app.api.app import http_error, unexpected_error
+from notifier_app.api.deps import authenticate
+from notifier_app.api.routes import streams
+from notifier_app.blog import services
+from notifier_app.blog.schemas import CommentIn
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+# The canonical spelling of a post id the route accepts (1 .. 2**31 - 1); any other goes
+# through the stacks, which answer it (a 422 when it is out of range).
+_COMMENTS = re.compile(r"/api/posts/([1-9][0-9]{0,9})/comments")
+MAX_POST_ID = 2**31 - 1
+# A comment is at most 2,000 characters: a larger body is not read here.
+MAX_COMMENT_BODY = 64 * 1024
+_RESPONSE = "notifier.hot_path_response"
+
+
+class HotPaths:
+    __slots__ = ("app", "streams", "_send_with_cors")
+
+    def __init__(self, app: ASGIApp, stream_endpoints: Mapping[str, Endpoint], cors_origins: list[str]) -> None:
+        self.app = app
+        self.streams = stream_endpoints
+        self._send_with_cors = CORSMiddleware(
+            _send_prepared, allow_origins=cors_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method = scope["method"]
+            if method == "GET" and (endpoint := self.streams.get(scope["path"])):
+                await self._stream(scope, receive, send, endpoint)
+                return
+            if method == "POST" and (post_id := _comment_post_id(scope)):
+                await self._comment(scope, receive, send, post_id)
+                return
+        await self.app(scope, receive, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except HTTPException as exc:
+            response = http_error(request, exc)
+        except Exception as exc:  # noqa: BLE001 (what the stacks' last handler did: a JSON 500, logged)
+            response = unexpected_error(request, exc)
+        await self._send(scope, receive, send, response)
+
+    async def _comment(self, scope: Scope, receive: Receive, send: Send, post_id: int) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away
+        replayed = _replay(body, receive)
+        request = Request(scope, replayed)
+        try:
+            data = CommentIn.model_validate(json.loads(body))
+            user = await authenticate(request)
+        except Exception:  # noqa: BLE001 (bad input, no token or a refused one: the stacks say which)
+            await self.app(scope, replayed, send)
+            return
+        try:
+            comment = await run_in_threadpool(services.create_comment, user.id, post_id, data)
+        except services.NotFound:
+            await self.app(scope, replayed, send)  # nothing was written: the stacks' 404
+            return
+        except Exception as exc:  # noqa: BLE001
+            response = unexpected_error(request, exc)
+        else:
+            response = JSONResponse(comment.model_dump(mode="json"), status_code=201)
+        await self._send(scope, receive, send, response)
+
+    async def _send(self, scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+        scope[_RESPONSE] = response
+        await self._send_with_cors(scope, receive, send)
+
+
+async def _send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
+    await scope.pop(_RESPONSE)(scope, receive, send)
+
+
+def _comment_post_id(scope: Scope) -> int | None:
+    """The post id of a comment this layer may serve: a JSON body of a bounded, known size."""
+    match = _COMMENTS.fullmatch(scope["path"])
+    if match is None or int(match[1]) > MAX_POST_ID:
+        return None
+    content_type = length = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+    if content_type is None or content_type.split(b";")[0].strip().lower() != b"application/json":
+        return None
+    if length is None or not length.isdigit() or int(length) > MAX_COMMENT_BODY:
+        return None
+    return int(match[1])
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` with the body that was read from it given once more first."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def hot_paths(app: ASGIApp) -> HotPaths:
+    from reflex.config import get_config
+
+    return HotPaths(app, streams.ENDPOINTS, get_config().cors_allowed_origins)

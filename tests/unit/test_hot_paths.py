@@ -1,0 +1,74 @@
+"""The hot paths past the framework stacks (api/hot_paths.py): which requests take them."""
+
+from __future__ import annotations
+
+from starlette.responses import PlainTextResponse
+
+from notifier_app.api.hot_paths import HotPaths, _comment_post_id
+from notifier_app.api.routes import streams
+from tests.unit.conftest import run
+
+
+def test_the_shortcut_serves_exactly_the_stream_routes_the_router_declares():
+    routes = [route for route in streams.router.routes if route.path.endswith("/stream")]
+    assert streams.ENDPOINTS == {route.path: route.endpoint for route in routes}
+    for route in routes:
+        assert route.methods == {"GET"}, route.path  # the shortcut takes GET only
+        assert "{" not in route.path, route.path  # and matches paths exactly
+
+
+def test_only_a_get_of_an_exact_stream_path_takes_the_shortcut():
+    served: list[str] = []
+
+    async def endpoint(request):
+        served.append(f"shortcut {request.method} {request.url.path}")
+        return PlainTextResponse("stream")
+
+    async def stacks(scope, receive, send):
+        served.append(f"stacks {scope['method']} {scope['path']}")
+        await PlainTextResponse("stacks")(scope, receive, send)
+
+    routes = HotPaths(stacks, {"/s/stream": endpoint}, cors_origins=[])
+
+    async def call(method: str, path: str) -> None:
+        scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": []}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message):
+            pass
+
+        await routes(scope, receive, send)
+
+    for method, path in [("GET", "/s/stream"), ("POST", "/s/stream"), ("GET", "/s/stream/"), ("GET", "/s")]:
+        run(call(method, path))
+    assert served == ["shortcut GET /s/stream", "stacks POST /s/stream", "stacks GET /s/stream/", "stacks GET /s"]
+
+
+def comment_scope(path: str, content_type: bytes | None = b"application/json", length: bytes | None = b"20") -> dict:
+    headers = [(b"host", b"x")]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    if length is not None:
+        headers.append((b"content-length", length))
+    return {"type": "http", "method": "POST", "path": path, "headers": headers}
+
+
+def test_only_a_json_comment_of_a_known_bounded_size_on_a_canonical_post_id_takes_the_hot_path():
+    assert _comment_post_id(comment_scope("/api/posts/7/comments")) == 7
+    assert _comment_post_id(comment_scope("/api/posts/7/comments", b"Application/JSON; charset=utf-8")) == 7
+    assert _comment_post_id(comment_scope(f"/api/posts/{2**31 - 1}/comments")) == 2**31 - 1
+    for scope in (
+        comment_scope(f"/api/posts/{2**31}/comments"),  # out of range: the route's 422
+        comment_scope("/api/posts/0/comments"),
+        comment_scope("/api/posts/07/comments"),
+        comment_scope("/api/posts/٣/comments"),  # a digit, not an ASCII one
+        comment_scope("/api/posts/7/comments/"),
+        comment_scope("/api/posts/7"),
+        comment_scope("/api/posts/7/comments", content_type=None),
+        comment_scope("/api/posts/7/comments", b"text/plain"),
+        comment_scope("/api/posts/7/comments", length=None),  # chunked
+        comment_scope("/api/posts/7/comments", length=str(64 * 1024 + 1).encode()),
+    ):
+        assert _comment_post_id(scope) is None, scope
