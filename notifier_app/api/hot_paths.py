@@ -5,8 +5,8 @@ its error, CORS and exception middlewares and its router (FastAPI's tries every 
 turn) — and then FastAPI's dependency solving, validation and response serialization.
 For a stream connect that was more than half of the event loop's time (it bounded how
 fast a restart's 10,000 reconnects are taken), and for a comment, the publish behind
-every targeted notification, about a third of the time until the notification is out
-(bench/README.md, items 42-43).
+every targeted notification, a fifth to a third of the time until the notification is
+out (bench/README.md, items 42-43).
 
 `HotPaths` sits outside both stacks (inside `StreamHandoff`, installed by the lifespan)
 and serves those two itself:

@@ -139,7 +139,7 @@ def test_unauthorized_stream_is_401_json_not_a_stream(base_url, alice, case):
         assert not r.headers["content-type"].startswith("text/event-stream")
 
 
-# Stream connects skip the framework stacks (api/stream_routes.py): what the stacks did for
+# Stream connects skip the framework stacks (api/hot_paths.py): what the stacks did for
 # them — CORS, JSON errors, other methods — must be the same as for every other path.
 EVIL_ORIGIN = "http://evil.example"
 

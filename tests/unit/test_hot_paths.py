@@ -9,19 +9,19 @@ from notifier_app.api.routes import streams
 from tests.unit.conftest import run
 
 
-def test_the_shortcut_serves_exactly_the_stream_routes_the_router_declares():
+def test_the_hot_path_serves_exactly_the_stream_routes_the_router_declares():
     routes = [route for route in streams.router.routes if route.path.endswith("/stream")]
     assert streams.ENDPOINTS == {route.path: route.endpoint for route in routes}
     for route in routes:
-        assert route.methods == {"GET"}, route.path  # the shortcut takes GET only
+        assert route.methods == {"GET"}, route.path  # the hot path takes GET only
         assert "{" not in route.path, route.path  # and matches paths exactly
 
 
-def test_only_a_get_of_an_exact_stream_path_takes_the_shortcut():
+def test_only_a_get_of_an_exact_stream_path_takes_the_hot_path():
     served: list[str] = []
 
     async def endpoint(request):
-        served.append(f"shortcut {request.method} {request.url.path}")
+        served.append(f"hot path {request.method} {request.url.path}")
         return PlainTextResponse("stream")
 
     async def stacks(scope, receive, send):
@@ -43,7 +43,7 @@ def test_only_a_get_of_an_exact_stream_path_takes_the_shortcut():
 
     for method, path in [("GET", "/s/stream"), ("POST", "/s/stream"), ("GET", "/s/stream/"), ("GET", "/s")]:
         run(call(method, path))
-    assert served == ["shortcut GET /s/stream", "stacks POST /s/stream", "stacks GET /s/stream/", "stacks GET /s"]
+    assert served == ["hot path GET /s/stream", "stacks POST /s/stream", "stacks GET /s/stream/", "stacks GET /s"]
 
 
 def comment_scope(path: str, content_type: bytes | None = b"application/json", length: bytes | None = b"20") -> dict:
