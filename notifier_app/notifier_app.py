@@ -6,11 +6,14 @@ import reflex as rx
 
 from notifier_app import texts
 from notifier_app.api.app import create_api
+from notifier_app.api.misses import route_misses
 from notifier_app.lifespan import realtime_lifespan
 from notifier_app.pages import account, chat, feed, inbox, new_post, post, system
 
+api = create_api()
 app = rx.App(
-    api_transformer=create_api(),
+    # Reflex's app is wrapped first, then mounted behind the API's routes (api/misses.py).
+    api_transformer=[route_misses(api), api],
     head_components=[rx.el.meta(name="color-scheme", content="light")],
     stylesheets=["/notifier.css"],
 )
