@@ -1,4 +1,4 @@
-"""JSON answers for requests that miss the API's routes, instead of the frontend's 404.
+"""What a request that misses the API's routes is answered, instead of the frontend's 404.
 
 Reflex mounts its own app at "" behind the FastAPI app's routes (`rx.App(api_transformer=
 ...)`), and Starlette's router lets a mount that matches any path win over a route that
@@ -6,6 +6,8 @@ matched the path but not the method. So `POST /notifications/stream` or `GET
 /notifications/send` reached Reflex and got `404 Not Found` in plain text: a client author
 was told the endpoint does not exist. `RouteMisses` wraps Reflex's app, so it sees only
 what no API route took, and answers:
+- a path an API route has but for a trailing slash: a 307 to it (FastAPI's own redirect,
+  which the mount keeps from ever running);
 - a path an API route has, with a method it does not: 405, `Allow` and a JSON detail;
 - any other path under `/api/`: 404 with a JSON detail (no page lives there);
 - everything else — pages, assets, Reflex's own endpoints — goes on to Reflex.
@@ -17,7 +19,7 @@ so a page is never answered 405.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,9 +43,15 @@ class RouteMisses:
                 return
         await self.app(scope, receive, send)
 
-    def answer(self, scope: Scope) -> JSONResponse | None:
-        """The JSON error for a request no API route took, or None to let Reflex answer it."""
+    def answer(self, scope: Scope) -> Response | None:
+        """The answer to a request no API route took, or None to let Reflex answer it."""
         path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            unslashed = {**scope, "path": path.rstrip("/")}
+            if self.allowed_methods(unslashed):
+                query = scope.get("query_string", b"").decode("latin-1")
+                # A relative location: behind a proxy the scope's host and scheme are the proxy's.
+                return RedirectResponse(unslashed["path"] + (f"?{query}" if query else ""), status_code=307)
         allowed = self.allowed_methods(scope)
         if allowed:
             detail = f"{scope['method']} is not allowed on {path}: use {', '.join(allowed)}"

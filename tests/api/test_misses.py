@@ -35,11 +35,23 @@ def test_head_on_a_stream_is_a_405_without_a_body(base_url):
     assert r.status_code == 405 and r.headers["allow"] == "GET" and r.content == b""
 
 
-@pytest.mark.parametrize("path", ["/api/nope", "/api/posts/1/nope", "/api/posts/", "/api"])
+@pytest.mark.parametrize("path", ["/api/nope", "/api/posts/1/nope", "/api/nope/", "/api"])
 def test_an_unknown_api_path_is_a_json_404(base_url, path):
     for method in ("GET", "POST"):
         body = assert_json_error(httpx.request(method, f"{base_url}{path}"), 404)
         assert path in body["detail"], body
+
+
+def test_a_trailing_slash_is_redirected_to_the_route(base_url):
+    alice = signup(base_url, "alice")
+    r = httpx.get(f"{base_url}/api/posts/?limit=1")
+    assert r.status_code == 307 and r.headers["location"] == "/api/posts?limit=1"
+    assert httpx.get(f"{base_url}/notifications/stream/").headers["location"] == "/notifications/stream"
+    # 307 keeps the method and the body: the post is made once, where the route is.
+    made = httpx.post(f"{base_url}/api/posts/", json={"title": "slash", "body": "b"}, headers=alice.headers,
+                      follow_redirects=True)
+    assert made.status_code == 201 and made.json()["title"] == "slash", made.text
+    assert httpx.get(f"{base_url}/posts/3/").status_code == 404  # a page's path: Reflex's, as before
 
 
 def test_the_answers_carry_cors_for_the_own_origin_only(base_url):

@@ -31,6 +31,14 @@ def test_what_is_not_an_api_path_goes_on_to_reflex(misses):
     for path in ("/", "/ping", "/_event", "/notifications", "/posts/3", "/apidocs", "/no-such-page"):
         assert misses.answer(scope("GET", path)) is None, path
     assert misses.answer(scope("GET", "/api/nope")).status_code == 404
+    assert misses.answer(scope("GET", "/api/nope/")).status_code == 404
+    assert misses.answer(scope("GET", "/posts/3/")) is None
+
+
+def test_a_trailing_slash_on_an_api_path_is_a_relative_redirect(misses):
+    redirect = misses.answer({**scope("GET", "/api/posts/12/"), "query_string": b"a=1"})
+    assert redirect.status_code == 307 and redirect.headers["location"] == "/api/posts/12?a=1"
+    assert misses.answer(scope("POST", "/api/posts//")).headers["location"] == "/api/posts"
 
 
 def test_no_page_shares_a_path_with_an_api_route(misses):
