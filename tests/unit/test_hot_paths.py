@@ -11,6 +11,8 @@ from tests.unit.conftest import run
 
 def test_the_hot_path_serves_exactly_the_stream_routes_the_router_declares():
     routes = [route for route in streams.router.routes if route.path.endswith("/stream")]
+    expected = {"/notifications/stream", "/realtime/stream", "/chat/stream", "/system/status/stream"}
+    assert set(streams.ENDPOINTS) == expected
     assert streams.ENDPOINTS == {route.path: route.endpoint for route in routes}
     for route in routes:
         assert route.methods == {"GET"}, route.path  # the hot path takes GET only
