@@ -14,6 +14,12 @@ from notifier_app.serving import configure_granian  # noqa: E402
 configure_granian()
 
 config = rx.Config(
+    # Tab state in memory unless Redis is configured (then Reflex keeps it there, for
+    # several workers). The disk manager's default wrote every tab's state to a file on
+    # each change and walked `.states` to purge it: a core's worth at 2,000 idle tabs.
+    # What a tab holds is rebuilt when it reconnects (its page loads again; its cursor
+    # is in the browser), so a restart loses nothing the user sees.
+    state_manager_mode="redis" if os.environ.get("REFLEX_REDIS_URL") else "memory",
     app_name="notifier_app",
     telemetry_enabled=False,
     show_built_with_reflex=False,

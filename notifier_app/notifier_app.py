@@ -9,6 +9,7 @@ from notifier_app.api.app import create_api
 from notifier_app.api.misses import route_misses
 from notifier_app.lifespan import realtime_lifespan
 from notifier_app.pages import account, chat, feed, inbox, new_post, post, system
+from notifier_app.state.notifications import serve_tabs
 
 api = create_api()
 app = rx.App(
@@ -18,6 +19,7 @@ app = rx.App(
     stylesheets=["/notifier.css"],
 )
 app.register_lifespan_task(realtime_lifespan)
+serve_tabs(app)
 
 app.add_page(feed.feed_page, route="/", title=texts.APP_NAME, on_load=feed.ON_LOAD)
 app.add_page(new_post.new_post_page, route="/posts/new", title=texts.NEW_POST_TITLE, on_load=new_post.ON_LOAD)

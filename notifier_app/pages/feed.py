@@ -11,14 +11,15 @@ from notifier_app.blog import services
 from notifier_app.components.layout import page
 from notifier_app.pages.views import post_view
 from notifier_app.realtime.listener import FEED_CHANNEL
-from notifier_app.state.live import LiveState
+from notifier_app.state.notifications import tabs
 from notifier_app.state.page_load import on_load
-from notifier_app.state.session import SessionState
+from notifier_app.state.session import cookie_user_id
 
 PAGE_SIZE = 10
+NEW_POSTS = "feed.new_posts"
 
 
-class FeedState(LiveState):
+class FeedState(rx.State):
     posts: list[dict[str, str]] = []
     page_number: int = 1
     page_count: int = 1
@@ -33,21 +34,30 @@ class FeedState(LiveState):
         self.page_count = max(1, -(-result.total // PAGE_SIZE))
         self.posts = [post_view(p) for p in result.items]
         self.new_posts = 0
+        tabs.reset_count(self.router.session.client_token, NEW_POSTS)
 
     @rx.event(background=True)
     async def follow_posts(self):
-        """Count posts by others since the feed was loaded, for the "new posts" bar."""
+        """Count posts by others since the feed was loaded, for the "new posts" bar.
+
+        Counted for every open feed by the tab hub (state/tabs.py), which sends the count
+        itself; this task only lasts as long as the page (Reflex cancels it with the load
+        chain) and ends the count when it goes."""
         # Background handlers start at once, not after load_session: read the cookie here.
-        async with self:
-            me = str((await self.get_state(SessionState)).acting_user_id())
+        me = str(cookie_user_id(self.router))
+        session = self.router.session
 
-        def apply(batch):
-            if batch is None:
-                self.new_posts += 1  # fell behind: at least one; the bar reloads anyway
-                return
-            self.new_posts += sum(1 for m in batch if str(m.data.get("data", {}).get("authorId")) != me)
+        def by_others(message) -> int:
+            return 1 if str(message.data.get("data", {}).get("authorId")) != me else 0
 
-        await self.follow([FEED_CHANNEL], apply)
+        counter = tabs.count(
+            session.client_token, session.session_id, NEW_POSTS, FEED_CHANNEL,
+            FeedState.get_full_name(), "new_posts", by_others,
+        )
+        try:
+            await counter.done
+        finally:
+            tabs.uncount(counter)
 
     @rx.event
     def show_new_posts(self):

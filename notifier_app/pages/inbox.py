@@ -8,8 +8,7 @@ import reflex as rx
 
 from notifier_app import texts
 from notifier_app.components.layout import page
-from notifier_app.realtime import log
-from notifier_app.state.notifications import NotificationStore
+from notifier_app.realtime import log, notifier
 from notifier_app.state.page_load import on_load
 from notifier_app.state.session import SessionState
 
@@ -41,15 +40,11 @@ class InboxState(rx.State):
         items, unread = await asyncio.to_thread(log.inbox, user_id, limit=PAGE_SIZE, before=before)
         return [_view(i) for i in items], unread
 
-    async def _sync_unread(self, unread: int) -> None:
-        (await self.get_state(NotificationStore)).unread_count = unread
-
     @rx.event
     async def load(self):
         result = await self._fetch(None)
-        self.items, unread = result if result else ([], 0)
+        self.items, _unread = result if result else ([], 0)
         self.has_more = len(self.items) == PAGE_SIZE
-        await self._sync_unread(unread)
 
     @rx.event
     async def load_older(self):
@@ -57,10 +52,9 @@ class InboxState(rx.State):
             return
         result = await self._fetch(int(self.items[-1]["seq"]))
         if result:
-            older, unread = result
+            older, _unread = result
             self.items = self.items + older
             self.has_more = len(older) == PAGE_SIZE
-            await self._sync_unread(unread)
 
     @rx.event
     async def mark_read(self, seq: str):
@@ -69,7 +63,8 @@ class InboxState(rx.State):
             return
         await asyncio.to_thread(log.mark_read, user_id, int(seq))
         self.items = [{**i, "read": "true"} if i["seq"] == seq else i for i in self.items]
-        await self._sync_unread(await asyncio.to_thread(log.unread_count, user_id))
+        # The badge, in every tab and on every worker (state/tabs.py recounts it).
+        await notifier.reads_changed(user_id)
 
     @rx.event
     async def mark_all_read(self):
@@ -78,7 +73,7 @@ class InboxState(rx.State):
             return
         await asyncio.to_thread(log.mark_all_read, user_id)
         self.items = [{**i, "read": "true"} for i in self.items]
-        await self._sync_unread(0)
+        await notifier.reads_changed(user_id)
 
 
 def inbox_item(item: dict) -> rx.Component:

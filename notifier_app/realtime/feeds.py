@@ -24,7 +24,7 @@ from notifier_app.realtime.registry import SubscriberRegistry, Subscription, use
 # Streams resuming at the same time read the log together: one transaction and one hop
 # to a worker thread for a batch of them, not two hops and three transactions each. A
 # restart's reconnect storm (every EventSource sends its Last-Event-ID) is made of them.
-_resumes = BatchedReads(log.resume, name="notifier-resume-reads")
+resumes = BatchedReads(log.resume, name="notifier-resume-reads")
 
 
 class NotificationFeed:
@@ -74,7 +74,7 @@ class NotificationFeed:
             raise
 
     async def _resume(self, last_event_id: int) -> None:
-        found = await _resumes.get((self.user_id, last_event_id))
+        found = await resumes.get((self.user_id, last_event_id))
         if last_event_id > found.last_seq:
             # The client is ahead of the log (the log was reset): start afresh from now.
             self._backlog = [Published.build(None, events.stream_reset(), self.user_id, None)]

@@ -15,7 +15,7 @@ from notifier_app.realtime import log
 from notifier_app.realtime.broker import Broker, Dispatcher, InProcessBroker
 from notifier_app.realtime.log import Published
 from notifier_app.realtime.messages import Message
-from notifier_app.realtime.registry import SubscriberRegistry
+from notifier_app.realtime.registry import SubscriberRegistry, reads_channel
 
 logger = logging.getLogger("notifier")
 
@@ -71,3 +71,7 @@ class Notifier:
     async def publish_message(self, message: Message) -> None:
         """Fan out a channel message (chat, entity update) to every process."""
         await self.broker.publish_message(message)
+
+    async def reads_changed(self, user_id: int) -> None:
+        """Tell the user's browser tabs, on every worker, that their read marks changed."""
+        await self.broker.publish_message(Message.build(reads_channel(user_id), {"type": "notifications.read"}))

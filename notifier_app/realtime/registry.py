@@ -22,10 +22,16 @@ T = TypeVar("T")
 Channel = tuple[str, str]
 
 USER = "user"
+# "This user's read marks changed": browser tabs on every worker recount the unread badge.
+READS = "reads"
 
 
 def user_channel(user_id: int | str) -> Channel:
     return (USER, str(user_id))
+
+
+def reads_channel(user_id: int | str) -> Channel:
+    return (READS, str(user_id))
 
 
 class SubscriptionClosed(Exception):

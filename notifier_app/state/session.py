@@ -14,6 +14,15 @@ from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import InvalidToken, decode_token, token_from_cookie_header
 
 
+def cookie_user_id(router) -> int | None:
+    """The user id in the tab's handshake cookie if its token is valid now, else None
+    (any state's `self.router`; background tasks read it without the state lock)."""
+    try:
+        return decode_token(token_from_cookie_header(router.headers.cookie))
+    except InvalidToken:
+        return None
+
+
 class SessionState(rx.State):
     nickname: str = ""
     logged_in: bool = False
@@ -22,11 +31,7 @@ class SessionState(rx.State):
 
     def acting_user_id(self) -> int | None:
         """The user id in a currently valid cookie token, or None."""
-        token = token_from_cookie_header(self.router.headers.cookie)
-        try:
-            return decode_token(token)
-        except InvalidToken:
-            return None
+        return cookie_user_id(self.router)
 
     @rx.event
     async def load_session(self):

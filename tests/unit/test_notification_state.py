@@ -1,14 +1,24 @@
-"""The browser-side rules, without a browser: toast validation, the store's bounds, backoff."""
+"""The browser-side rules, without a browser: toast validation, a tab's toasts, and the
+tab hub's fan-out (real registry and hub; the websocket is a recorder of the packets)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
-import reflex as rx
+import socketio
 
-from notifier_app.state.notifications import MAX_ITEMS, NotificationStore, backoff_delay, toast_view
+from notifier_app.realtime.log import Published
+from notifier_app.realtime.messages import Message
+from notifier_app.realtime.registry import SubscriberRegistry, reads_channel
+from notifier_app.state.tabs import MAX_TOASTS, TabHub, Toast, Toasts, toast_view
+
+STORE = "root.store"
+STREAM = "root.stream"
 
 
-def item(n: int) -> dict[str, str]:
+def view(n: int) -> dict[str, str]:
     return {"id": str(n), "type": "post.created", "title": "t", "message": f"m{n}", "href": "/", "level": "info"}
 
 
@@ -21,36 +31,169 @@ def test_payloads_missing_what_a_toast_needs_are_skipped(event):
 
 
 def test_a_valid_event_becomes_a_toast_and_unsafe_hrefs_are_replaced():
-    view = toast_view({"id": "u", "type": "notice", "title": "t", "message": "m", "href": "javascript:alert(1)", "level": "error"}, 3)
-    assert view == {"id": "u", "type": "notice", "title": "t", "message": "m", "href": "/notifications", "level": "error"}
+    got = toast_view({"id": "u", "type": "notice", "title": "t", "message": "m", "href": "javascript:alert(1)", "level": "error"}, 3)
+    assert got == {"id": "u", "type": "notice", "title": "t", "message": "m", "href": "/notifications", "level": "error"}
 
 
-@pytest.fixture
-def store() -> NotificationStore:
-    """A real instance of the state class, inside a root state as Reflex builds it."""
-    import notifier_app.notifier_app  # noqa: F401  (registers the app's states)
-
-    root = rx.State(_reflex_internal_init=True)
-    return root.get_substate(NotificationStore.get_full_name().split(".")[1:])
-
-
-def test_store_keeps_newest_first_at_most_ten_without_duplicates(store):
+def test_a_tabs_toasts_are_newest_first_at_most_ten_without_duplicates():
+    toasts = Toasts()
     for n in range(12):
-        store.add(item(n), 8)
-    assert not store.add(item(11), 8)
-    assert [i["id"] for i in store.items] == [str(n) for n in range(11, 1, -1)]
-    assert len(store.items) == MAX_ITEMS and set(store._expires) == {i["id"] for i in store.items}
-    store.remove("5")
-    assert "5" not in {i["id"] for i in store.items}
-    store.expire(now=float("inf"))
-    assert store.items == []
-    store.add(item(1), 8)
-    store.clear()
-    assert store.items == [] and store._expires == {} and store.unread_count == 0
+        toasts.add(Toast(view(n)), deadline=float(n))
+    assert not toasts.add(Toast(view(11)), deadline=99.0)
+    assert [t.id for t in toasts.items] == [str(n) for n in range(11, 1, -1)]
+    assert len(toasts.items) == MAX_TOASTS and toasts.next_deadline() == 2.0
+    assert toasts.remove("5") and not toasts.remove("5")
+    assert json.loads(toasts.json()) == toasts.views() and "5" not in {v["id"] for v in toasts.views()}
+    assert toasts.expire(now=6.0) and [t.id for t in toasts.items] == ["11", "10", "9", "8", "7"]
+    assert not toasts.expire(now=6.0)
 
 
-def test_backoff_grows_with_jitter_and_is_capped():
-    first = [backoff_delay(0) for _ in range(200)]
-    assert all(0.5 <= d <= 1.0 for d in first) and len(set(first)) > 1
-    assert all(8 <= backoff_delay(4) <= 16 for _ in range(50))
-    assert all(15 <= backoff_delay(20) <= 30 for _ in range(50))
+def test_the_delta_packet_is_what_socketio_encodes_for_reflexs_event():
+    """The hub writes socket.io's EVENT packet itself: pin it to socket.io's own encoder."""
+    hub = TabHub(SubscriberRegistry(), toast_seconds=lambda: 8.0)
+    hub._store_key, hub._stream_key = json.dumps(STORE), json.dumps(STREAM)
+    hub._prefix = '2/_event,["event",{"delta":{'
+    sent = []
+
+    async def send(sid, text):
+        sent.append(text)
+
+    hub._send_raw = send
+
+    async def main():
+        tab = await hub.attach("tok", "sid", 7, expires_at=2e9, resume_from=None, delivered_through=0)
+        tab.user.unread = 3
+        await hub._send(tab)
+
+    asyncio.run(main())
+    delta = {STORE: {"items_rx_state_": [], "unread_count_rx_state_": 3}, STREAM: {"last_seq_rx_state_": "0"}}
+    expected = socketio.packet.Packet(socketio.packet.EVENT, namespace="/_event", data=["event", {"delta": delta}])
+    assert sent[-1] == expected.encode()
+
+
+class Wire:
+    """What the hub sent each tab: the last delta per sid."""
+
+    def __init__(self, hub: TabHub) -> None:
+        self.last: dict[str, dict] = {}
+        self.count: dict[str, int] = {}
+        hub._store_key, hub._stream_key = json.dumps(STORE), json.dumps(STREAM)
+        hub._prefix = '2/_event,["event",{"delta":{'
+        hub._send_raw = self.send
+
+    async def send(self, sid: str, text: str) -> None:
+        assert text.startswith('2/_event,["event",')
+        self.last[sid] = json.loads(text[len("2/_event,"):])[1]["delta"]
+        self.count[sid] = self.count.get(sid, 0) + 1
+
+    def toasts(self, sid: str) -> list[str]:
+        return [t["message"] for t in self.last[sid][STORE]["items_rx_state_"]]
+
+    def unread(self, sid: str) -> int | None:
+        return self.last[sid][STORE].get("unread_count_rx_state_")
+
+
+def post(seq: int, author: int = 1, exclude: int | None = 1) -> Published:
+    event = {"id": f"e{seq}", "type": "post.created", "title": "새 게시글", "message": f"post {seq}", "href": f"/posts/{seq}",
+             "author": {"id": str(author), "nickname": "a"}}
+    return Published.build(seq, event, None, exclude)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_broadcast_reaches_every_tab_of_every_user_through_one_subscription_per_user(monkeypatch):
+    async def main():
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 8.0)
+        wire = Wire(hub)
+        counts = {2: 5, 3: 0}
+
+        async def fake_counts(user_id):
+            return counts[user_id]
+
+        monkeypatch.setattr(hub._counts, "get", fake_counts)
+        tabs = [await hub.attach(f"t{i}", f"s{i}", 2 + i % 2, 2e9, None, 10) for i in range(4)]
+        await settle()
+        assert registry.total() == 2, "one subscription per user, not per tab"
+        assert wire.unread("s0") == 5 and wire.unread("s1") == 0
+        registry.broadcast_users(post(11), exclude_user=1)
+        await settle()
+        for i in range(4):
+            assert wire.toasts(f"s{i}") == ["post 11"]
+            assert wire.last[f"s{i}"][STREAM] == {"last_seq_rx_state_": "11"}
+        assert wire.unread("s0") == 6 and wire.unread("s2") == 6 and wire.unread("s1") == 1
+        # The author's own post makes no toast in the author's tabs (but counts as delivered).
+        registry.broadcast_users(post(12, author=2, exclude=None))
+        await settle()
+        assert wire.toasts("s0") == ["post 11"] and wire.toasts("s1") == ["post 12", "post 11"]
+        # Closed in one tab, it stays in the user's other tab.
+        hub.dismiss("t0", "e11")
+        await settle()
+        assert wire.toasts("s0") == [] and wire.toasts("s2") == ["post 11"]
+        # Marked read somewhere: every tab of that user is recounted.
+        counts[2] = 0
+        registry.publish(reads_channel(2), Message.build(reads_channel(2), {"type": "notifications.read"}))
+        await settle()
+        assert wire.unread("s0") == 0 and wire.unread("s2") == 0 and wire.unread("s1") == 2
+        for tab in tabs:
+            hub.detach(tab)
+        assert registry.total() == 0 and hub.tab_count() == 0
+
+    asyncio.run(main())
+
+
+def test_a_tab_loading_its_next_page_keeps_its_toasts_and_an_old_load_cannot_detach_it(monkeypatch):
+    async def main():
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 8.0)
+        wire = Wire(hub)
+        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        first = await hub.attach("tok", "sid", 2, 2e9, None, 10)
+        registry.broadcast_users(post(11))
+        await settle()
+        second = await hub.attach("tok", "sid", 2, 2e9, None, 11)
+        assert first.done.done() and first.done.result() == "reloaded"
+        hub.detach(first)  # the old load's task ends after the new one started
+        await settle()
+        assert hub.tab_count() == 1 and wire.toasts("sid") == ["post 11"]
+        hub.detach(second)
+        assert registry.total() == 0
+
+    asyncio.run(main())
+
+
+def test_toasts_expire_and_the_tab_is_told(monkeypatch):
+    async def main():
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 0.05)
+        wire = Wire(hub)
+        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        await hub.attach("tok", "sid", 2, 2e9, None, 10)
+        registry.broadcast_users(post(11))
+        await settle()
+        assert wire.toasts("sid") == ["post 11"]
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if wire.toasts("sid") == []:
+                break
+        assert wire.toasts("sid") == [], "the toast did not expire within 2 s"
+
+    asyncio.run(main())
+
+
+def test_a_session_ending_detaches_its_tab(monkeypatch):
+    async def main():
+        import time
+
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 8.0)
+        Wire(hub)
+        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        tab = await hub.attach("tok", "sid", 2, time.time() + 0.05, None, 10)
+        assert await asyncio.wait_for(tab.done, 2.0) == "expired"
+        assert registry.total() == 0
+
+    asyncio.run(main())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import CurrentUser
-from notifier_app.realtime import log
+from notifier_app.realtime import log, notifier
 
 router = APIRouter(prefix="/api/notifications")
 
@@ -25,13 +25,15 @@ async def list_notifications(
 
 
 @router.post("/read-all", status_code=204)
-def mark_all_read(user: CurrentUser) -> Response:
-    log.mark_all_read(user.id)
+async def mark_all_read(user: CurrentUser) -> Response:
+    await run_in_threadpool(log.mark_all_read, user.id)
+    await notifier.reads_changed(user.id)  # every open tab's badge, on every worker
     return Response(status_code=204)
 
 
 @router.post("/{seq}/read", status_code=204)
-def mark_read(seq: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser) -> Response:
-    if not log.mark_read(user.id, seq):
+async def mark_read(seq: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser) -> Response:
+    if not await run_in_threadpool(log.mark_read, user.id, seq):
         raise HTTPException(404, f"Notification {seq} not found")
+    await notifier.reads_changed(user.id)
     return Response(status_code=204)
