@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from notifier_app import texts
+from notifier_app.batching import BatchedReads
 from notifier_app.blog import services
 from notifier_app.components.layout import page
 from notifier_app.pages.views import post_view
@@ -19,6 +18,15 @@ PAGE_SIZE = 10
 NEW_POSTS = "feed.new_posts"
 
 
+def _read_pages(numbers: list[int]) -> dict[int, services.PostPage]:
+    return {n: services.list_posts(limit=PAGE_SIZE, offset=(n - 1) * PAGE_SIZE) for n in numbers}
+
+
+# Tabs opening the feed together (a storm of them after a restart, or a busy hour) read
+# each page once per batch, not once per tab: every tab on page 1 wants the same rows.
+_pages = BatchedReads(_read_pages, name="notifier-feed-pages")
+
+
 class FeedState(rx.State):
     posts: list[dict[str, str]] = []
     page_number: int = 1
@@ -29,7 +37,7 @@ class FeedState(rx.State):
     async def load(self):
         raw = self.router.url.query_parameters.get("page", "1")
         number = int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 100_000 else 1
-        result = await asyncio.to_thread(services.list_posts, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        result = await _pages.get(number)
         self.page_number = number
         self.page_count = max(1, -(-result.total // PAGE_SIZE))
         self.posts = [post_view(p) for p in result.items]

@@ -6,8 +6,9 @@ made *before* the log is read, and live items whose seq was already replayed are
 an event is either committed before the read (so replayed) or published after the
 subscription (so buffered), and possibly both.
 
-The SSE endpoint reads it as frames (`next_frame`); the browser's stream state reads the
-same feed as `Published` batches (`next_batch`), in process.
+The SSE endpoint reads it as frames (`take_frame`); an in-process reader can take the
+same feed as `Published` batches (`next_batch`). Browser tabs do not use a feed each: one
+subscription per user feeds all of a user's tabs (state/tabs.py).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class ChannelFeed:
         self._backlog = list(backlog or [])
         self._replayed = frozenset(m.id for m in self._backlog if m.id is not None)
 
-    async def next_batch(self, timeout: float) -> list | None:
+    async def next_batch(self, timeout: float | None) -> list | None:
         if self._backlog:
             batch, self._backlog = self._backlog, []
             return batch

@@ -17,7 +17,6 @@ from typing import Any
 
 import reflex as rx
 
-from notifier_app.config import settings
 from notifier_app.realtime import registry
 from notifier_app.realtime.feeds import ChannelFeed
 from notifier_app.realtime.messages import Message
@@ -46,7 +45,6 @@ class LiveState(rx.State):
         async with self:
             self._follow_generation += 1
             generation = self._follow_generation
-        heartbeat = settings().heartbeat_seconds
         resync = False
         while True:
             subscription = registry.subscribe(*channels)  # before reading history: no gap
@@ -55,7 +53,9 @@ class LiveState(rx.State):
                 if resync and not await self._apply(generation, apply, fetch, None):
                     return
                 while True:
-                    batch = await feed.next_batch(heartbeat)  # outside the state lock
+                    # Outside the state lock, with no timeout: an idle page costs nothing
+                    # (Reflex cancels this task with the page's load chain).
+                    batch = await feed.next_batch(None)
                     if not await self._apply(generation, apply, fetch, batch or []):
                         return
             except SubscriptionClosed:
@@ -66,8 +66,7 @@ class LiveState(rx.State):
                 subscription.close()
 
     async def _apply(self, generation: int, apply, fetch, batch: list[Message] | None) -> bool:
-        """Apply under the lock, briefly; False once a newer load superseded this loop.
-        (An empty batch is a heartbeat's wake-up: it only checks for that.)"""
+        """Apply under the lock, briefly; False once a newer load superseded this loop."""
         news = batch is None or bool(batch)
         fetched = await fetch(batch) if fetch is not None and news else batch
         async with self:
