@@ -123,6 +123,30 @@ def test_unread_badge_and_inbox(new_context, web_server):
     assert api["unreadCount"] == 0 and len(api["items"]) == 3
 
 
+def test_reading_in_one_tab_updates_the_badge_in_every_tab_and_device(new_context, web_server):
+    url = web_server.url
+    alice, bob = signup(url, "alice"), signup(url, "bob")
+    laptop = new_context(alice.token)
+    inbox_tab, feed_tab = laptop.new_page(), laptop.new_page()
+    for tab, path in ((inbox_tab, "/notifications"), (feed_tab, "/")):
+        tab.goto(path)
+        expect(tab.locator("#connection-dot")).to_have_attribute("data-status", "connected")
+    phone = open_feed(new_context, alice)  # another browser: another device
+    for n in range(3):
+        create_post(url, bob, title=f"읽음 동기화 {n}")
+    for tab in (inbox_tab, feed_tab, phone):
+        expect(tab.locator("#unread-badge")).to_have_text("3")
+
+    inbox_tab.reload()
+    inbox_tab.locator(".inbox-item").first.locator(".mark-read").click()
+    for tab in (inbox_tab, feed_tab, phone):
+        expect(tab.locator("#unread-badge")).to_have_text("2")
+    # Through the API (another client): the tabs hear of it too.
+    assert httpx.post(f"{url}/api/notifications/read-all", headers=alice.headers).status_code == 204
+    for tab in (inbox_tab, feed_tab, phone):
+        expect(tab.locator("#unread-badge")).to_have_count(0)
+
+
 def test_logout_clears_toasts_and_stops_stream(new_context, web_server):
     url = web_server.url
     alice, bob = signup(url, "alice"), signup(url, "bob")
