@@ -1,4 +1,4 @@
-"""The browser-side rules, without a browser: toast validation, a tab's toasts, and the
+"""The browser side without a browser: toast validation, a tab's toasts, and the
 tab hub's fan-out (real registry and hub; the websocket is a recorder of the packets)."""
 
 from __future__ import annotations
