@@ -8,6 +8,7 @@ os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 
 import reflex as rx  # noqa: E402
 
+from notifier_app.config import dev_database_url  # noqa: E402
 from notifier_app.serving import configure_granian  # noqa: E402
 
 # Lift granian's default 1,024-request ceiling before `reflex run --env prod` starts it.
@@ -23,7 +24,9 @@ config = rx.Config(
     app_name="notifier_app",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    db_url="sqlite:///notifier.db",
+    # .data/notifier.db in the project directory: the hot-reload watcher never looks
+    # inside .data/, so the database's -wal/-shm files cannot restart `reflex run`.
+    db_url=dev_database_url(),
     # Reflex's default ("*" with credentials) would let any site call our cookie-authenticated API.
     cors_allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],
     disable_plugins=[rx.plugins.SitemapPlugin],

@@ -9,7 +9,20 @@ from functools import cache
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEV_SECRET_FILE = PROJECT_DIR / ".jwt-secret"
+# Everything the app writes at run time in development lives in this hidden directory:
+# the SQLite database (with its -wal and -shm files) and the generated JWT secret.
+# `reflex run` restarts the backend when a file it watches changes, and it watches every
+# entry of the project root except hidden directories (Reflex 0.10.1, get_reload_paths):
+# nothing written under .data/ can restart it, whatever its name (issue 24).
+DATA_DIR = PROJECT_DIR / ".data"
+DEV_DATABASE = DATA_DIR / "notifier.db"
+DEV_SECRET_FILE = DATA_DIR / "jwt-secret"
+
+
+def dev_database_url() -> str:
+    """The default database (rxconfig's db_url): SQLite in DATA_DIR, which is created here."""
+    DATA_DIR.mkdir(exist_ok=True)
+    return f"sqlite:///{DEV_DATABASE}"
 
 
 class ConfigError(RuntimeError):
@@ -67,6 +80,7 @@ def _jwt_secret() -> str:
     if DEV_SECRET_FILE.exists():
         return DEV_SECRET_FILE.read_text().strip()
     secret = secrets.token_urlsafe(48)
+    DEV_SECRET_FILE.parent.mkdir(exist_ok=True)
     DEV_SECRET_FILE.write_text(secret + "\n")
     DEV_SECRET_FILE.chmod(0o600)
     return secret

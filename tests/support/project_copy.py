@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.support.server import PROJECT_DIR
 
-COPIED = ["rxconfig.py", "notifier_app", "assets", "alembic", "alembic.ini", "reflex.lock", ".jwt-secret"]
+COPIED = ["rxconfig.py", "notifier_app", "assets", "alembic", "alembic.ini", "reflex.lock"]
 
 
 def copy_project(destination: Path) -> Path:
