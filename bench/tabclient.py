@@ -350,13 +350,13 @@ class Worker:
                 self._fail(tab, "ws-close")
 
     def _packet(self, tab: Tab, payload: bytes, kern: int) -> None:
-        self.last_frame = time.monotonic()
         self.frames_in += 1
         if tab.keep and len(tab.frames) < KEEP_FRAMES * 2:
             tab.frames.append(("received", payload.decode(errors="replace")))
-        if payload == b"2":
+        if payload == b"2":  # engine.io ping (every 25 s per tab: not what "quiet" waits out)
             self._send(tab, mask_frame(b"3"))
             return
+        self.last_frame = time.monotonic()
         state = tab.state
         if state == LIVE:
             if b"~bench:" in payload:
