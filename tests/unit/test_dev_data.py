@@ -10,6 +10,10 @@ tests/e2e/test_make_dev.py proves it end to end on a fresh clone.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from notifier_app.config import DATA_DIR, DEV_DATABASE, DEV_SECRET_FILE, PROJECT_DIR, dev_database_url
@@ -24,27 +28,32 @@ def test_the_dev_database_and_secret_live_in_the_hidden_data_dir():
         assert written.parent == DATA_DIR, written
 
 
-def test_rxconfig_and_the_chores_use_the_dev_database(monkeypatch):
+def test_rxconfig_and_the_chores_use_the_dev_database():
     """`python -m notifier_app migrate|seed` (db.database_url) and `reflex run` (rxconfig)
-    open the same file when REFLEX_DB_URL is unset."""
-    from reflex.config import get_config
+    open the same file when REFLEX_DB_URL is unset. (A child process: loading rxconfig
+    here would change this process's environment.)"""
+    env = {k: v for k, v in os.environ.items() if k != "REFLEX_DB_URL"}
+    script = (
+        "from reflex.config import get_config; from notifier_app.db import database_url; "
+        "print(get_config().db_url); print(database_url())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [dev_database_url(), dev_database_url()], result.stdout
 
-    from notifier_app.db import database_url
 
-    monkeypatch.delenv("REFLEX_DB_URL", raising=False)
-    monkeypatch.chdir(PROJECT_DIR)
-    assert get_config(reload=True).db_url == dev_database_url()
-    assert database_url() == dev_database_url()
-
-
-def test_the_reloader_never_watches_what_the_app_writes(monkeypatch):
-    from reflex.utils.exec import get_reload_paths
-
-    for name in ("REFLEX_HOT_RELOAD_OVERRIDE_PATHS", "REFLEX_HOT_RELOAD_INCLUDE_PATHS", "REFLEX_HOT_RELOAD_EXCLUDE_PATHS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(PROJECT_DIR)
+def test_the_reloader_never_watches_what_the_app_writes():
     DATA_DIR.mkdir(exist_ok=True)
-    watched = [Path(p).resolve() for p in get_reload_paths()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFLEX_HOT_RELOAD_")}
+    script = (  # sys.path as under `reflex run`: the project directory, absolute (not `-c`'s "")
+        "import json, os, sys; sys.path[0] = os.getcwd(); from reflex.utils.exec import get_reload_paths; "
+        "print(json.dumps(list(map(str, get_reload_paths()))))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    watched = [Path(p).resolve() for p in json.loads(result.stdout.strip().splitlines()[-1])]
 
     # The source is watched (hot reload still works)...
     assert (PROJECT_DIR / "notifier_app").resolve() in watched, watched
@@ -59,4 +68,3 @@ def test_the_reloader_never_watches_what_the_app_writes(monkeypatch):
         path = path.resolve()
         covering = [w for w in watched if path == w or path.is_relative_to(w)]
         assert not covering, f"{path} would restart the dev backend (watched through {covering})"
-
