@@ -52,7 +52,7 @@ NICK = b"publisher"
 TOAST = re.compile(NICK + rb'(?:[^"\\]|\\.){0,80}?~bench:(\d+)~')
 HYDRATED = b'"is_hydrated_rx_state_":true'
 SUBSCRIBED = b'"status_rx_state_":"connected"'
-KEEP_FRAMES = 12  # frames kept (both ways) for the tabs whose frames the controller asks for
+KEEP_FRAMES = 40  # frames kept (both ways) for the tabs whose frames the controller asks for
 
 TCP, UPGRADE, EIO_OPEN, NS_CONNECT, HYDRATING, LIVE, CLOSED = range(7)
 

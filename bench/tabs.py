@@ -353,14 +353,20 @@ class Run:
 
     def validate_frames(self, client: TabClient, keep: list[int]) -> dict[str, Any]:
         sim = client.frames(keep).get(keep[0], [])
+        self.real.wait_for(lambda: False, 0.5)  # Playwright hands over the frames it holds while called
         real_sent = [f for _, f in self.real.sent]
         real_recv = [f for _, f in self.real.received]
         sim_sent = [f for kind, f in sim if kind == "sent"]
         sim_recv = [f for kind, f in sim if kind == "received"]
         real_connect = next((f for f in real_sent if f.startswith("40/_event")), None)
         sim_connect = next((f for f in sim_sent if f.startswith("40/_event")), None)
-        n = min(len(real_recv), len(sim_recv), 8)
-        real_shapes, sim_shapes = [shape(f) for f in real_recv[:n]], [shape(f) for f in sim_recv[:n]]
+        real_recv, sim_recv = [f for f in real_recv if f not in ("2", "3")], \
+            [f for f in sim_recv if f not in ("2", "3")]
+        n = min(len(real_recv), len(sim_recv), 4)  # engine.io open, namespace ack, the two hydrate deltas
+        real_shapes, sim_shapes = [shape(f) for f in real_recv], [shape(f) for f in sim_recv]
+        # after those, the page's on_load work sends its deltas concurrently: their order and
+        # grouping vary with load, so what is compared is which vars of which states they set
+        real_vars, sim_vars = delta_vars(real_shapes), delta_vars(sim_shapes)
         headers = {k.lower() for k in (self.real.handshake or {}).get("headers", {})}
         upgrade = next((f for kind, f in sim if kind == "upgrade"), "")
         request = next((f for kind, f in sim if kind == "request"), "")
@@ -369,7 +375,10 @@ class Run:
             "real_connect_packet": real_connect,
             "connect_packet_equal": real_connect is not None and _json_tail(real_connect) == _json_tail(sim_connect),
             "first_frames_compared": n,
-            "first_frames_same_shape": n >= 4 and real_shapes == sim_shapes,
+            "first_frames_same_shape": n >= 4 and real_shapes[:n] == sim_shapes[:n],
+            "boot_vars_equal": bool(real_vars) and real_vars == sim_vars,
+            "boot_vars_only_real": sorted(real_vars - sim_vars),
+            "boot_vars_only_simulated": sorted(sim_vars - real_vars),
             "real_first_frames": real_shapes, "simulated_first_frames": sim_shapes,
             "real_handshake_url": (self.real.handshake or {}).get("url"),
             "real_handshake_headers": sorted(headers),
@@ -379,8 +388,8 @@ class Run:
             "server_upgrade_response": upgrade.split("\r\n"),
         }
         self.say(f"  real tab vs simulated: CONNECT equal {result['connect_packet_equal']}, first {n} frames "
-                 f"same shape {result['first_frames_same_shape']}, handshake headers equal "
-                 f"{result['handshake_headers_equal']}")
+                 f"same shape {result['first_frames_same_shape']}, same vars set before the first toast "
+                 f"{result['boot_vars_equal']}, handshake headers equal {result['handshake_headers_equal']}")
         return result
 
 
@@ -388,6 +397,15 @@ def _json_tail(packet: str | None) -> Any:
     if not packet:
         return None
     return json.loads(packet[packet.index(","):][1:]) if "," in packet else packet
+
+
+def delta_vars(shapes: list) -> set[str]:
+    """Every `state.var` the deltas among `shapes` set."""
+    found = set()
+    for sh in shapes:
+        if isinstance(sh, list) and len(sh) == 3 and isinstance(sh[2], dict):
+            found |= {f"{state}.{var}" for state, names in sh[2].items() for var in names}
+    return found
 
 
 def shape(frame: str) -> Any:
@@ -571,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
         v = run.get("validation")
         if v:
             print(f"  real tab: CONNECT equal {v['connect_packet_equal']}, first frames same shape "
-                  f"{v['first_frames_same_shape']}, toast {run['broadcast'].get('real_tab')}")
+                  f"{v['first_frames_same_shape']}, same vars before the first toast {v['boot_vars_equal']}, "
+                  f"handshake headers equal {v['handshake_headers_equal']}, toast {run['broadcast'].get('real_tab')}")
     print(f"\nwrote {json_path}" + (f" and {png}" if png else "") + f" in {results['wall_s']:.0f} s")
     return 0 if all("error" not in r for r in results["runs"]) else 1
 
