@@ -55,6 +55,18 @@ def _float(name: str, default: float, minimum: float = 0.0) -> float:
     return value
 
 
+# How long a database request may wait for a lock or a connection before the request is
+# answered 503 + Retry-After (api/faults.py) instead of holding a worker thread: SQLite's
+# busy timeout (it was 30 s: a held write lock made every write a 30 s 500), PostgreSQL's
+# connect_timeout and lock_timeout, and the connection pool's wait.
+DEFAULT_DB_TIMEOUT_SECONDS = 2.5
+
+
+def db_timeout_seconds() -> float:
+    """NOTIFIER_DB_TIMEOUT_SECONDS: the longest wait for a database lock or connection."""
+    return _float("NOTIFIER_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT_SECONDS, minimum=0.1)
+
+
 def admin_emails() -> frozenset[str]:
     """NOTIFIER_ADMIN_EMAILS: comma-separated emails that are admins from signup on."""
     raw = os.environ.get("NOTIFIER_ADMIN_EMAILS", "")

@@ -11,7 +11,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlmodel import Session, create_engine
 
-from notifier_app.config import PROJECT_DIR, ConfigError
+from notifier_app.config import PROJECT_DIR, ConfigError, db_timeout_seconds
 
 logger = logging.getLogger("notifier")
 
@@ -30,8 +30,11 @@ def database_url() -> str:
 @cache
 def engine() -> sa.Engine:
     url = database_url()
+    # Bounded waits (NOTIFIER_DB_TIMEOUT_SECONDS): a locked or unreachable database fails
+    # the request within seconds, answered 503 + Retry-After (api/faults.py).
+    timeout = db_timeout_seconds()
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
 
         @sa.event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -51,8 +54,13 @@ def engine() -> sa.Engine:
     connect_args = {}
     if url.startswith("postgresql"):
         # Timestamps come back in UTC whatever the server's TimeZone (pages print them as UTC).
-        connect_args["options"] = "-c timezone=UTC"
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
+        # A row or table lock held elsewhere fails the statement after the timeout
+        # (LockNotAvailable, an OperationalError) instead of waiting for ever.
+        connect_args["options"] = f"-c timezone=UTC -c lock_timeout={int(timeout * 1000)}"
+        connect_args["connect_timeout"] = max(1, round(timeout))  # whole seconds (libpq)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=timeout, connect_args=connect_args
+    )
 
 
 @contextmanager

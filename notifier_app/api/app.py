@@ -6,16 +6,17 @@ Mounted into Reflex with `rx.App(api_transformer=api)`; Reflex's own routes (/pi
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from notifier_app.api.faults import fault_response, unexpected_error
 from notifier_app.api.routes import auth, notifications, posts, publishing, streams
+from notifier_app.blog import services
 
-log = logging.getLogger(__name__)
+__all__ = ["create_api", "http_error", "unexpected_error"]
 
 
 def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -31,15 +32,13 @@ def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
-
-
 def create_api() -> FastAPI:
     api = FastAPI(title="notifier", version="0.1.0", docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(StarletteHTTPException, http_error)
+    # A locked or unreachable database: 503 + Retry-After; a deleted caller: 401 (api/faults.py).
+    api.add_exception_handler(SQLAlchemyError, fault_response)
+    api.add_exception_handler(services.UnknownAuthor, fault_response)
     api.add_exception_handler(Exception, unexpected_error)
     for module in (auth, posts, notifications, streams, publishing):
         api.include_router(module.router)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
+from notifier_app.api.faults import CALLER
 from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import COOKIE_NAME, InvalidToken, verify_token
 from notifier_app.blog.schemas import UserPublic
@@ -74,6 +75,7 @@ async def authenticate_until(
         raise HTTPException(401, "Not authenticated: the account no longer exists")
     if from_cookie and request.method in UNSAFE_METHODS and not origin_allowed(request):
         raise HTTPException(403, "Cross-origin request refused")
+    request.scope[CALLER] = user.id  # a write refused because the account is gone is a 401 (api/faults.py)
     return user, expires_at
 
 

@@ -18,7 +18,8 @@ and serves those two itself:
   no or a refused token, no such post — goes through the stacks with its body replayed,
   so every error is answered by the one code that always answered it.
 What the stacks did for these responses is done here: CORS (Starlette's middleware,
-configured as Reflex configures its own) and a JSON 500 for the unexpected. Every other
+configured as Reflex configures its own) and the fault answers (api/faults.py: 503 for a
+locked or unreachable database, 401 for a deleted caller, a JSON 500 for the unexpected). Every other
 request goes through the stacks. The FastAPI routes stay, for the OpenAPI schema, for the
 errors, and for a server without this layer (an ASGI test client).
 """
@@ -36,7 +37,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from notifier_app.api.app import http_error, unexpected_error
+from notifier_app.api.app import http_error
+from notifier_app.api.faults import fault_response
 from notifier_app.api.deps import authenticate
 from notifier_app.api.routes import streams
 from notifier_app.blog import services
@@ -80,8 +82,8 @@ class HotPaths:
             response = await endpoint(request)
         except HTTPException as exc:
             response = http_error(request, exc)
-        except Exception as exc:  # noqa: BLE001 (what the stacks' last handler did: a JSON 500, logged)
-            response = unexpected_error(request, exc)
+        except Exception as exc:  # noqa: BLE001 (what the stacks' handlers did: 503/401/500 in JSON, api/faults.py)
+            response = await fault_response(request, exc)
         await self._send(scope, receive, send, response)
 
     async def _comment(self, scope: Scope, receive: Receive, send: Send, post_id: int) -> None:
@@ -101,8 +103,8 @@ class HotPaths:
         except services.NotFound:
             await self.app(scope, replayed, send)  # nothing was written: the stacks' 404
             return
-        except Exception as exc:  # noqa: BLE001
-            response = unexpected_error(request, exc)
+        except Exception as exc:  # noqa: BLE001 (a locked database: 503, a deleted caller: 401, api/faults.py)
+            response = await fault_response(request, exc)
         else:
             response = JSONResponse(comment.model_dump(mode="json"), status_code=201)
         await self._send(scope, receive, send, response)

@@ -58,6 +58,10 @@ class AccountCache:
                 del entries[next(iter(entries))]
         return user
 
+    def forget(self, user_id: int) -> None:
+        """Drop what is remembered of this account (it was found gone: api/faults.py)."""
+        self._entries.pop(user_id, None)
+
     def clear(self) -> None:
         self._entries.clear()
 

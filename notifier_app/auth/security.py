@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from typing import NamedTuple
@@ -23,6 +24,20 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 class InvalidToken(Exception):
     """The token is missing, malformed, expired, tampered with or signed otherwise."""
+
+
+# User ids are 32-bit INTEGER columns on PostgreSQL (and SQLite's are 64-bit): a `sub`
+# beyond this names no account, and 2**70 would overflow the database driver (a 500).
+MAX_USER_ID = 2**31 - 1
+_USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def user_id_of(sub: object) -> int:
+    """The user id a `sub` claim names: its canonical decimal spelling, 1 .. MAX_USER_ID.
+    Anything else ("-1", "0", "05", " 5", "5_0", "５", 2**70) raises InvalidToken."""
+    if not isinstance(sub, str) or not _USER_ID.fullmatch(sub) or int(sub) > MAX_USER_ID:
+        raise InvalidToken("the token's subject is not a user id")
+    return int(sub)
 
 
 def hash_password(password: str) -> str:
@@ -93,7 +108,7 @@ def verify_token(token: str | None, *, now: float | None = None) -> VerifiedToke
         return known
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]})
-        verified = VerifiedToken(int(claims["sub"]), float(claims["exp"]))
+        verified = VerifiedToken(user_id_of(claims["sub"]), float(claims["exp"]))
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from None
     _verified.add(secret, token, verified)

@@ -44,6 +44,11 @@ class NotFound(Exception):
     """No such user, post or comment."""
 
 
+class UnknownAuthor(NotFound):
+    """The account a write is made for does not exist (deleted while its token lives):
+    the API answers 401, as to any token of a deleted account (api/faults.py)."""
+
+
 ADMIN = "admin"
 USER = "user"
 
@@ -180,7 +185,7 @@ def create_post(author_id: int, data: PostIn) -> PostPublic:
     with db.session() as s:
         author = s.get(User, author_id)
         if author is None:
-            raise NotFound(f"user {author_id}")
+            raise UnknownAuthor(f"user {author_id}")
         post = Post(author_id=author_id, title=data.title, body=data.body)
         s.add(post)
         s.flush()  # its id, for the event
@@ -219,7 +224,7 @@ def create_comment(author_id: int, post_id: int, data: CommentIn) -> CommentPubl
         conn = s.connection()
         found = conn.execute(_COMMENTER, {"author_id": author_id, "post_id": post_id}).first()
         if found is None:
-            raise NotFound(f"user {author_id}")
+            raise UnknownAuthor(f"user {author_id}")
         nickname, post_author_id = found
         if post_author_id is None:
             raise NotFound(f"post {post_id}")

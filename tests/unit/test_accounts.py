@@ -109,3 +109,14 @@ def test_lookups_asked_for_together_are_one_read(users):
     ]
     assert len(reads.calls) == 1, f"one read for five lookups, not {reads.calls}"
     assert sorted(reads.calls[0]) == sorted({*wanted})  # each id once
+
+
+def test_a_forgotten_account_is_read_again(users):
+    """An account found gone by a write (api/faults.py) is not remembered past that."""
+    cache = AccountCache(ttl=30, clock=Clock())
+    alice = users["alice"]
+    assert run(cache.get(alice)) is not None
+    remove(alice)
+    assert run(cache.get(alice)) is not None  # remembered within the ttl
+    cache.forget(alice)
+    assert run(cache.get(alice)) is None

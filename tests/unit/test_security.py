@@ -188,7 +188,9 @@ def test_token_missing_a_required_claim_is_rejected(jwt_secret, missing):
         decode_token(token)
 
 
-@pytest.mark.parametrize("sub", ["abc", "", "1.5"])
+@pytest.mark.parametrize(
+    "sub", ["abc", "", "1.5", str(2**70), str(2**31), "-1", "0", "05", " 5", "5 ", "5_0", "５", "1e3", "5\n", 5]
+)
 def test_token_whose_sub_is_not_a_user_id_is_rejected(jwt_secret, sub):
     token = jwt.encode(valid_claims(sub=sub), jwt_secret, algorithm="HS256")
     with pytest.raises(InvalidToken):

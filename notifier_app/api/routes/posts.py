@@ -46,5 +46,7 @@ async def get_post(post_id: PostId) -> PostDetail:
 async def create_comment(post_id: PostId, data: CommentIn, user: CurrentUser) -> CommentPublic:
     try:
         return await run_in_threadpool(services.create_comment, user.id, post_id, data)
+    except services.UnknownAuthor:
+        raise  # the caller's account is gone: 401 (api/faults.py)
     except services.NotFound:
         raise HTTPException(404, f"Post {post_id} not found") from None
