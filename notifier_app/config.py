@@ -67,6 +67,14 @@ def db_timeout_seconds() -> float:
     return _float("NOTIFIER_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT_SECONDS, minimum=0.1)
 
 
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def max_body_bytes() -> int:
+    """NOTIFIER_MAX_BODY_BYTES: the largest request body read (then 413, api/bodies.py)."""
+    return _int("NOTIFIER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024)
+
+
 def admin_emails() -> frozenset[str]:
     """NOTIFIER_ADMIN_EMAILS: comma-separated emails that are admins from signup on."""
     raw = os.environ.get("NOTIFIER_ADMIN_EMAILS", "")

@@ -17,10 +17,11 @@ and serves those two itself:
   comment written by the same service. A request it cannot serve with a 201 — bad input,
   no or a refused token, no such post — goes through the stacks with its body replayed,
   so every error is answered by the one code that always answered it.
-What the stacks did for these responses is done here: CORS (Starlette's middleware,
+Every other request goes through the stacks with its body capped (NOTIFIER_MAX_BODY_BYTES,
+api/bodies.py): a declared length above the cap is a 413 at once, a chunked body is
+counted as the stacks read it. What the stacks did for these responses is done here: CORS (Starlette's middleware,
 configured as Reflex configures its own) and the fault answers (api/faults.py: 503 for a
-locked or unreachable database, 401 for a deleted caller, a JSON 500 for the unexpected). Every other
-request goes through the stacks. The FastAPI routes stay, for the OpenAPI schema, for the
+locked or unreachable database, 401 for a deleted caller, a JSON 500 for the unexpected). The FastAPI routes stay, for the OpenAPI schema, for the
 errors, and for a server without this layer (an ASGI test client).
 """
 
@@ -38,11 +39,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier_app.api.app import http_error
+from notifier_app.api.bodies import capped, declared_length, too_large
 from notifier_app.api.faults import fault_response
 from notifier_app.api.deps import authenticate
 from notifier_app.api.routes import streams
 from notifier_app.blog import services
 from notifier_app.blog.schemas import CommentIn
+from notifier_app.config import max_body_bytes
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -56,11 +59,18 @@ _RESPONSE = "notifier.hot_path_response"
 
 
 class HotPaths:
-    __slots__ = ("app", "streams", "_send_with_cors")
+    __slots__ = ("app", "streams", "max_body", "_send_with_cors")
 
-    def __init__(self, app: ASGIApp, stream_endpoints: Mapping[str, Endpoint], cors_origins: list[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        stream_endpoints: Mapping[str, Endpoint],
+        cors_origins: list[str],
+        max_body: int | None = None,
+    ) -> None:
         self.app = app
         self.streams = stream_endpoints
+        self.max_body = max_body if max_body is not None else max_body_bytes()
         self._send_with_cors = CORSMiddleware(
             _send_prepared, allow_origins=cors_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
         )
@@ -70,6 +80,12 @@ class HotPaths:
             method = scope["method"]
             if method == "GET" and (endpoint := self.streams.get(scope["path"])):
                 await self._stream(scope, receive, send, endpoint)
+                return
+            length = declared_length(scope)
+            if length is None:
+                receive = capped(receive, self.max_body)  # counted as it is read
+            elif length > self.max_body:
+                await self._send(scope, receive, send, too_large(self.max_body))  # never read
                 return
             if method == "POST" and (post_id := _comment_post_id(scope)):
                 await self._comment(scope, receive, send, post_id)
@@ -87,9 +103,12 @@ class HotPaths:
         await self._send(scope, receive, send, response)
 
     async def _comment(self, scope: Scope, receive: Receive, send: Send, post_id: int) -> None:
-        body = await _read_body(receive)
+        body = await _read_body(receive, MAX_COMMENT_BODY)
         if body is None:
             return  # the client went away
+        if len(body) > MAX_COMMENT_BODY:  # more than it declared: never more than the bound is held
+            await self._send(scope, receive, send, too_large(MAX_COMMENT_BODY))
+            return
         replayed = _replay(body, receive)
         request = Request(scope, replayed)
         try:
@@ -136,14 +155,18 @@ def _comment_post_id(scope: Scope) -> int | None:
     return int(match[1])
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The body (None if the client went away); reading stops once it is past `limit`."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
             return b"".join(chunks)
 
 

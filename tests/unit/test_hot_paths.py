@@ -74,3 +74,44 @@ def test_only_a_json_comment_of_a_known_bounded_size_on_a_canonical_post_id_take
         comment_scope("/api/posts/7/comments", length=str(64 * 1024 + 1).encode()),
     ):
         assert _comment_post_id(scope) is None, scope
+
+
+def test_bodies_past_the_cap_are_refused_unread_or_while_read():
+    """NOTIFIER_MAX_BODY_BYTES (api/bodies.py): a declared length past the cap never reaches
+    the stacks; a chunked body reaches them counted, and the read crossing the cap raises."""
+    from notifier_app.api.bodies import BodyTooLarge
+
+    seen: list[object] = []
+    sent: list[dict] = []
+
+    async def stacks(scope, receive, send):
+        try:
+            while (await receive()).get("more_body"):
+                pass
+            seen.append("read")
+        except BodyTooLarge as exc:
+            seen.append(exc.status_code)
+
+    routes = HotPaths(stacks, {}, cors_origins=[], max_body=10)
+
+    async def call(length: bytes | None, parts: list[bytes]) -> None:
+        headers = [(b"content-type", b"application/json")] + ([(b"content-length", length)] if length else [])
+        scope = {"type": "http", "method": "POST", "path": "/api/posts", "query_string": b"", "headers": headers}
+        pending = list(parts)
+
+        async def receive():
+            body = pending.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+        async def send(message):
+            sent.append(message)
+
+        await routes(scope, receive, send)
+
+    run(call(b"11", [b"x" * 11]))
+    assert seen == [] and sent[0]["status"] == 413  # answered, nothing read
+    run(call(b"10", [b"x" * 10]))
+    run(call(None, [b"x" * 5, b"x" * 5]))
+    assert seen == ["read", "read"]
+    run(call(None, [b"x" * 6, b"x" * 6, b"x" * 6]))
+    assert seen == ["read", "read", 413]
