@@ -50,10 +50,11 @@ MAX_TOASTS = 10
 REQUIRED_FIELDS = ("type", "title", "message")
 # Tabs sent to per turn of the event loop during a broadcast: between turns, requests and
 # events for a few tabs (a comment's toast) go first.
-CHUNK = 256
-# Toasts falling due within this of each other are dismissed in one sweep (a broadcast's
-# toasts all fall due together, give or take the time the pass took).
-EXPIRY_SLACK = 0.25
+CHUNK = 32
+# A toast may stay up to this much longer than NOTIFIER_TOAST_SECONDS, so that toasts
+# falling due close together go in one sweep (a broadcast's all fall due together, give
+# or take the time its pass took), or with the next delta the tab gets anyway.
+EXPIRY_SLACK = 1.0
 
 
 def toast_view(event: dict[str, Any], seq: int | None) -> dict[str, str] | None:
@@ -184,7 +185,7 @@ class TabHub:
         self._toast_seconds = toast_seconds
         self._tabs: dict[str, Tab] = {}
         self._users: dict[int, UserTabs] = {}
-        self._counters: dict[tuple[str, str], Counter] = {}  # by (tab token, key)
+        self._counters: dict[str, dict[str, Counter]] = {}  # by tab token, then key
         self._channels: dict[Channel, tuple[Subscription, list[Counter]]] = {}
         self._app: Any = None
         self._send_raw: Callable[[str, str], Any] | None = None  # (sid, text) -> awaitable
@@ -311,10 +312,11 @@ class TabHub:
         """Show in the tab's `state_key.var` how much `channel`'s messages have added up to
         (`counts(message)` each) since now. A tab has one counter per `key`: a new one
         replaces the old (the page loaded again). `uncount` ends it."""
-        old = self._counters.pop((token, key), None)
+        mine = self._counters.setdefault(token, {})
+        old = mine.pop(key, None)
         if old is not None:
             self._drop_counter(old, "reloaded")
-        counter = self._counters[(token, key)] = Counter(token, sid, key, channel, state_key, var, counts)
+        counter = mine[key] = Counter(token, sid, key, channel, state_key, var, counts)
         entry = self._channels.get(channel)
         if entry is None:
             subscription = self.registry.subscribe(channel)
@@ -324,13 +326,16 @@ class TabHub:
         return counter
 
     def uncount(self, counter: Counter) -> None:
-        if self._counters.get((counter.token, counter.key)) is counter:
-            del self._counters[(counter.token, counter.key)]
+        mine = self._counters.get(counter.token)
+        if mine is not None and mine.get(counter.key) is counter:
+            del mine[counter.key]
+            if not mine:
+                del self._counters[counter.token]
             self._drop_counter(counter, "closed")
 
     def reset_count(self, token: str, key: str) -> None:
         """The page showed everything counted so far (the feed reloaded its posts)."""
-        counter = self._counters.get((token, key))
+        counter = self._counters.get(token, {}).get(key)
         if counter is not None:
             counter.value = 0
 
@@ -448,13 +453,14 @@ class TabHub:
 
     # -- toasts go ---------------------------------------------------------------------
     def _schedule(self, deadline: float) -> None:
-        if deadline + EXPIRY_SLACK < self._timer_at or self._timer is None:
+        """Sweep at `deadline` + EXPIRY_SLACK at the latest: every toast goes between its
+        deadline and EXPIRY_SLACK after it."""
+        at = deadline + EXPIRY_SLACK
+        if at < self._timer_at:
             if self._timer is not None:
-                if self._timer_at <= deadline + EXPIRY_SLACK:
-                    return
                 self._timer.cancel()
-            self._timer_at = deadline + EXPIRY_SLACK
-            self._timer = asyncio.get_running_loop().call_at(self._timer_at, self._sweep)
+            self._timer_at = at
+            self._timer = asyncio.get_running_loop().call_at(at, self._sweep)
 
     def _sweep(self) -> None:
         self._timer, self._timer_at = None, float("inf")
@@ -477,6 +483,11 @@ class TabHub:
 
     # -- deltas out --------------------------------------------------------------------
     def _queue(self, tab: Tab | Counter, urgent: bool) -> None:
+        if type(tab) is Counter:
+            # A logged-in tab's counters go out in its toasts' delta: one send, not two.
+            owner = self._tabs.get(tab.token)
+            if owner is not None and owner.sid == tab.sid:
+                tab = owner
         if tab.dirty or not tab.sid:
             return
         tab.dirty = True
@@ -505,18 +516,23 @@ class TabHub:
         send = self._wire()
         if not target.sid or send is None:
             return
-        if isinstance(target, Counter):
+        if type(target) is Counter:
             self.sent += 1
             await send(target.sid, f"{self._prefix}{target.delta()}}}}}]")
             return
         tab = target
+        # Toasts due go with this delta rather than in one of their own.
+        tab.toasts.expire(asyncio.get_running_loop().time())
         unread = tab.user.unread
         store = f'"items{FIELD_MARKER}":{tab.toasts.json()}'
         if unread is not None:
             store += f',"unread_count{FIELD_MARKER}":{unread}'
-        text = (
-            f'{self._prefix}{self._store_key}:{{{store}}},'
-            f'{self._stream_key}:{{"last_seq{FIELD_MARKER}":"{tab.cursor}"}}}}}}]'
-        )
+        parts = [
+            f'{self._store_key}:{{{store}}}',
+            f'{self._stream_key}:{{"last_seq{FIELD_MARKER}":"{tab.cursor}"}}',
+        ]
+        for counter in self._counters.get(tab.token, {}).values():
+            if counter.sid == tab.sid:
+                parts.append(counter.delta())
         self.sent += 1
-        await send(tab.sid, text)
+        await send(tab.sid, f"{self._prefix}{','.join(parts)}}}}}]")

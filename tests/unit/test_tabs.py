@@ -197,3 +197,40 @@ def test_a_session_ending_detaches_its_tab(monkeypatch):
         assert registry.total() == 0
 
     asyncio.run(main())
+
+
+def test_a_page_counter_goes_out_with_the_toast_in_one_delta_and_alone_for_anonymous_tabs(monkeypatch):
+    async def main():
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 8.0)
+        wire = Wire(hub)
+        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        feed = ("entity", "feed:posts")
+
+        def by_others(message):
+            return 0 if message.data["authorId"] == "2" else 1
+
+        await hub.attach("tok", "sid", 2, 2e9, None, 10)
+        mine = hub.count("tok", "sid", "new", feed, "root.feed", "new_posts", by_others)
+        anonymous = hub.count("anon", "sid-anon", "new", feed, "root.feed", "new_posts", by_others)
+        await settle()
+        assert registry.total() == 2, "one subscription for the user, one for the channel"
+        sent_before = dict(wire.count)
+        registry.broadcast_users(post(11))
+        registry.publish(feed, Message.build(feed, {"authorId": "1"}))
+        await settle()
+        assert wire.count["sid"] == sent_before["sid"] + 1, "toast and count in one delta"
+        assert wire.last["sid"]["root.feed"] == {"new_posts_rx_state_": 1} and wire.toasts("sid") == ["post 11"]
+        assert wire.last["sid-anon"] == {"root.feed": {"new_posts_rx_state_": 1}}
+        registry.publish(feed, Message.build(feed, {"authorId": "2"}))  # counts 0: nothing sent
+        await settle()
+        assert wire.count["sid-anon"] == 1
+        hub.reset_count("anon", "new")
+        registry.publish(feed, Message.build(feed, {"authorId": "3"}))
+        await settle()
+        assert wire.last["sid-anon"] == {"root.feed": {"new_posts_rx_state_": 1}}
+        hub.uncount(mine)
+        hub.uncount(anonymous)
+        assert mine.done.result() == "closed" and registry.total() == 1
+
+    asyncio.run(main())
