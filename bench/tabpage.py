@@ -107,7 +107,11 @@ def exported_site(project: Path = PROJECT_DIR, say=print, timeout: float = 600) 
     with zipfile.ZipFile(out / "frontend.zip") as archive:
         archive.extractall(staged)
     site.parent.mkdir(parents=True, exist_ok=True)
-    staged.rename(site)
+    try:
+        staged.rename(site)
+    except OSError:
+        if not (site / "index.html").exists():  # not another run's export of the same sources
+            raise
     shutil.rmtree(work, ignore_errors=True)
     say(f"exported in {time.monotonic() - started:.0f} s -> {site}")
     return site
