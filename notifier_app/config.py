@@ -75,6 +75,36 @@ def max_body_bytes() -> int:
     return _int("NOTIFIER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024)
 
 
+# Password hashing (auth/security.py, auth/hashing.py). argon2id at OWASP's m=19 MiB,
+# t=2, p=1 profile: 33 ms per hash on this 2-core machine (argon2-cffi's default, 64 MiB x
+# t=3 x 4 lanes, took 238 ms and 64 MiB each, and ran up to 40 at once: 2.4 GB).
+DEFAULT_ARGON2_MEMORY_KIB = 19 * 1024
+DEFAULT_ARGON2_TIME_COST = 2
+
+
+def argon2_memory_kib() -> int:
+    """NOTIFIER_ARGON2_MEMORY_KIB: memory per new hash (KiB); OWASP's floor is 19456 at t=2."""
+    return _int("NOTIFIER_ARGON2_MEMORY_KIB", DEFAULT_ARGON2_MEMORY_KIB, minimum=8 * 1024)
+
+
+def argon2_time_cost() -> int:
+    """NOTIFIER_ARGON2_TIME_COST: passes over that memory per new hash."""
+    return _int("NOTIFIER_ARGON2_TIME_COST", DEFAULT_ARGON2_TIME_COST, minimum=1)
+
+
+def hash_workers() -> int:
+    """NOTIFIER_HASH_WORKERS: password hashes run at once per process (default: one per core)."""
+    return _int("NOTIFIER_HASH_WORKERS", os.cpu_count() or 1, minimum=1)
+
+
+DEFAULT_HASH_QUEUE = 32
+
+
+def hash_queue() -> int:
+    """NOTIFIER_HASH_QUEUE: hashes that may wait for a worker; past that, 503 at once."""
+    return _int("NOTIFIER_HASH_QUEUE", DEFAULT_HASH_QUEUE, minimum=0)
+
+
 def admin_emails() -> frozenset[str]:
     """NOTIFIER_ADMIN_EMAILS: comma-separated emails that are admins from signup on."""
     raw = os.environ.get("NOTIFIER_ADMIN_EMAILS", "")

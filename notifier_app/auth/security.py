@@ -12,12 +12,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import cookie_parser
 
-from notifier_app.config import settings
+from notifier_app.config import argon2_memory_kib, argon2_time_cost, settings
 
 COOKIE_NAME = "access_token"
 ALGORITHM = "HS256"
 
-_hasher = PasswordHasher()
+# argon2id with the parameters NOTIFIER_ARGON2_MEMORY_KIB and NOTIFIER_ARGON2_TIME_COST
+# (config.py: OWASP's m=19 MiB, t=2, p=1; 33 ms per hash here). One lane: a hash is one
+# core's work, and the pool (auth/hashing.py) decides how many run at once. A hash carries
+# the parameters it was made with, so older hashes (argon2-cffi's 64 MiB, t=3, p=4) still
+# verify; `needs_rehash` says when a login should store a new one.
+_hasher = PasswordHasher(time_cost=argon2_time_cost(), memory_cost=argon2_memory_kib(), parallelism=1)
 # Verifying against this keeps a login for an unknown email as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -48,6 +53,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a hash was made with other parameters than new hashes get."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
         return False
 
 

@@ -61,12 +61,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def signup(data: SignupIn, *, role: str | None = None) -> UserPublic:
+def signup(data: SignupIn, *, role: str | None = None, password_hash: str | None = None) -> UserPublic:
+    """The new account. `password_hash`: the password's hash, made beforehand (the API
+    makes it in the bounded hashing pool, auth/credentials.py); else it is made here."""
     email = normalize_email(data.email)
     user = User(
         email=email,
         nickname=data.nickname,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash or hash_password(data.password),
         role=role or (ADMIN if email in admin_emails() else USER),
     )
     with db.session() as s:
@@ -80,11 +82,28 @@ def signup(data: SignupIn, *, role: str | None = None) -> UserPublic:
 
 
 def login(data: LoginIn) -> UserPublic:
-    with db.session() as s:
-        user = s.exec(select(User).where(User.email == normalize_email(data.email))).first()
-    if not verify_password(user.password_hash if user else None, data.password):
+    user, password_hash = credentials(data.email) or (None, None)
+    if not verify_password(password_hash, data.password):
         raise BadCredentials()
-    return _user_public(user)
+    return user
+
+
+def credentials(email: str) -> tuple[UserPublic, str] | None:
+    """The account of this email and its password hash, or None (no hashing here)."""
+    with db.session() as s:
+        user = s.exec(select(User).where(User.email == normalize_email(email))).first()
+    return (_user_public(user), user.password_hash) if user is not None else None
+
+
+def replace_password_hash(user_id: int, old_hash: str, new_hash: str) -> bool:
+    """Store a new hash of the same password (new parameters), unless the hash changed
+    meanwhile. True if it was stored."""
+    with db.session() as s:
+        result = s.exec(
+            sa.update(User).where(User.id == user_id, User.password_hash == old_hash).values(password_hash=new_hash)
+        )
+        s.commit()
+        return result.rowcount == 1
 
 
 def existing_user_ids(user_ids: list[int]) -> set[int]:

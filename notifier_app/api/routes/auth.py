@@ -1,5 +1,8 @@
 """Sign up, log in, log out: JSON for programs, form posts (303 redirects) for the browser UI.
 
+Passwords are hashed in a bounded pool (auth/hashing.py): when it is full, the JSON
+endpoints answer 503 + Retry-After and the forms redirect back with `error=busy`.
+
 The browser session is the JWT in an HttpOnly cookie, so only the server can set or clear
 it: the UI's login and signup forms post here natively and are redirected back.
 """
@@ -11,9 +14,9 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from notifier_app.api.deps import CurrentUser, allowed_origins, origin_allowed
+from notifier_app.auth import credentials, hashing
 from notifier_app.auth.security import COOKIE_NAME, create_token
 from notifier_app.blog import services
 from notifier_app.blog.schemas import LoginIn, SignupIn, UserPublic
@@ -46,21 +49,31 @@ def _session(user: UserPublic, status: int) -> JSONResponse:
     return response
 
 
-@router.post("/api/auth/signup", status_code=201, response_model=None)
-def signup(data: SignupIn) -> JSONResponse:
+def busy(exc: hashing.Busy) -> JSONResponse:
+    """The hashing pool and its queue are full (auth/hashing.py): nothing was done."""
+    detail = "Too many logins and signups at once; nothing was done, retry later"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
+
+@router.post("/api/auth/signup", status_code=201, response_model=None, responses={409: {}, 503: {}})
+async def signup(data: SignupIn) -> JSONResponse:
     try:
-        user = services.signup(data)
+        user = await credentials.signup(data)
     except services.EmailTaken:
         return JSONResponse({"detail": "An account with this email already exists"}, status_code=409)
+    except hashing.Busy as exc:
+        return busy(exc)
     return _session(user, 201)
 
 
-@router.post("/api/auth/login", response_model=None)
-def login(data: LoginIn) -> JSONResponse:
+@router.post("/api/auth/login", response_model=None, responses={401: {}, 503: {}})
+async def login(data: LoginIn) -> JSONResponse:
     try:
-        user = services.login(data)
+        user = await credentials.login(data)
     except services.BadCredentials:
         return JSONResponse({"detail": "Invalid email or password"}, status_code=401)
+    except hashing.Busy as exc:
+        return busy(exc)
     return _session(user, 200)
 
 
@@ -124,9 +137,11 @@ async def login_form(request: Request) -> RedirectResponse:
     form = await _form(request)
     email = form.get("email", "")
     try:
-        user = await run_in_threadpool(services.login, LoginIn(email=email, password=form.get("password", "")))
+        user = await credentials.login(LoginIn(email=email, password=form.get("password", "")))
     except (ValidationError, services.BadCredentials):
         return _back(request, "/login", error="credentials", email=email[:320])
+    except hashing.Busy:
+        return _back(request, "/login", error="busy", email=email[:320])
     response = _back(request, _safe_next(form.get("next")))
     set_session_cookie(response, create_token(user.id))
     return response
@@ -140,7 +155,9 @@ async def signup_form(request: Request) -> RedirectResponse:
     email, nickname = form.get("email", ""), form.get("nickname", "")
     try:
         data = SignupIn(email=email, nickname=nickname, password=form.get("password", ""))
-        user = await run_in_threadpool(services.signup, data)
+        user = await credentials.signup(data)
+    except hashing.Busy:
+        return _back(request, "/signup", error="busy", email=email[:320], nickname=nickname[:30])
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "input"
         return _back(request, "/signup", error=field, email=email[:320], nickname=nickname[:30])
