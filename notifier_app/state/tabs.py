@@ -48,6 +48,8 @@ logger = logging.getLogger("notifier.browser")
 
 MAX_TOASTS = 10
 REQUIRED_FIELDS = ("type", "title", "message")
+# Where a tab waits for its next delta (Tab.dirty, Counter.dirty).
+CLEAN, BULK, URGENT = 0, 1, 2
 # Tabs sent to per turn of the event loop during a broadcast: between turns, requests and
 # events for a few tabs (a comment's toast) go first.
 CHUNK = 32
@@ -139,7 +141,7 @@ class Tab:
         self.held: list[Published] | None = None
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.expiry: asyncio.TimerHandle | None = None  # the session's end
-        self.dirty = False
+        self.dirty = CLEAN
 
 
 class Counter:
@@ -159,7 +161,7 @@ class Counter:
         self.counts = counts
         self.value = 0
         self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.dirty = False
+        self.dirty = CLEAN
 
     def delta(self) -> str:
         return f"{self.state_key}:{{{self.var}:{self.value}}}"
@@ -488,9 +490,11 @@ class TabHub:
             owner = self._tabs.get(tab.token)
             if owner is not None and owner.sid == tab.sid:
                 tab = owner
-        if tab.dirty or not tab.sid:
+        if not tab.sid or tab.dirty == URGENT or (tab.dirty == BULK and not urgent):
             return
-        tab.dirty = True
+        # A tab waiting in a broadcast's queue that gets a targeted event too moves ahead:
+        # its later place in the broadcast's queue is skipped (it is clean by then).
+        tab.dirty = URGENT if urgent else BULK
         (self._urgent if urgent else self._bulk).append(tab)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.ensure_future(self._send_all())
@@ -504,7 +508,9 @@ class TabHub:
                 n = 0
                 while queue and (queue is urgent or n < CHUNK):
                     tab = queue.popleft()
-                    tab.dirty = False
+                    if tab.dirty == CLEAN:
+                        continue  # sent already, from the urgent queue
+                    tab.dirty = CLEAN
                     n += 1
                     try:
                         await self._send(tab)

@@ -77,6 +77,7 @@ class Wire:
     def __init__(self, hub: TabHub) -> None:
         self.last: dict[str, dict] = {}
         self.count: dict[str, int] = {}
+        self.order: list[str] = []
         hub._store_key, hub._stream_key = json.dumps(STORE), json.dumps(STREAM)
         hub._prefix = '2/_event,["event",{"delta":{'
         hub._send_raw = self.send
@@ -85,6 +86,7 @@ class Wire:
         assert text.startswith('2/_event,["event",')
         self.last[sid] = json.loads(text[len("2/_event,"):])[1]["delta"]
         self.count[sid] = self.count.get(sid, 0) + 1
+        self.order.append(sid)
 
     def toasts(self, sid: str) -> list[str]:
         return [t["message"] for t in self.last[sid][STORE]["items_rx_state_"]]
@@ -232,5 +234,29 @@ def test_a_page_counter_goes_out_with_the_toast_in_one_delta_and_alone_for_anony
         hub.uncount(mine)
         hub.uncount(anonymous)
         assert mine.done.result() == "closed" and registry.total() == 1
+
+    asyncio.run(main())
+
+
+def test_a_targeted_toast_overtakes_a_broadcast_even_for_a_tab_the_broadcast_queued(monkeypatch):
+    async def main():
+        registry = SubscriberRegistry()
+        hub = TabHub(registry, toast_seconds=lambda: 8.0)
+        wire = Wire(hub)
+        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        for u in range(2, 202):
+            await hub.attach(f"t{u}", f"s{u}", u, 2e9, None, 10)
+        await settle()
+        wire.order.clear()
+        registry.broadcast_users(post(11))
+        comment = {"id": "c", "type": "comment.created", "title": "새 댓글", "message": "for 150",
+                   "href": "/posts/1", "author": {"id": "1", "nickname": "a"}}
+        registry.notify_user(150, Published.build(12, comment, 150, None))
+        await settle()
+        assert wire.order[0] == "s150", wire.order[:5]
+        assert wire.toasts("s150") == ["for 150", "post 11"]
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert sorted(wire.order) == sorted(f"s{u}" for u in range(2, 202)), "each tab once"
 
     asyncio.run(main())
