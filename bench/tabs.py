@@ -133,8 +133,6 @@ class Run:
             from tests.support.redis_server import RedisServer
 
             self.redis_server = RedisServer().start()
-            import os
-
             os.sched_setaffinity(self.redis_server.process.pid, {SERVER_CPU})
             env.update(REFLEX_REDIS_URL=self.redis_server.url, GRANIAN_WORKERS="2")
         extra = {"project_dir": self.project} if self.project else {}
