@@ -105,6 +105,62 @@ def hash_queue() -> int:
     return _int("NOTIFIER_HASH_QUEUE", DEFAULT_HASH_QUEUE, minimum=0)
 
 
+# Login throttling (auth/throttle.py): `limits` notation, several windows each; empty: none.
+DEFAULT_LOGIN_LIMIT_PAIR = "5/minute;10/10 minutes;20/hour"
+DEFAULT_LOGIN_LIMIT_ACCOUNT = "20/minute;100/hour"
+DEFAULT_LOGIN_LIMIT_ADDRESS = "30/minute;200/hour"
+
+
+def login_limits() -> tuple[str, str, str]:
+    """NOTIFIER_LOGIN_LIMIT_PAIR, _ACCOUNT, _ADDRESS: login attempts per (account, address),
+    per account (from addresses it was never logged in from), and failures per address."""
+    from limits import parse_many
+
+    values = []
+    for name, default in (
+        ("NOTIFIER_LOGIN_LIMIT_PAIR", DEFAULT_LOGIN_LIMIT_PAIR),
+        ("NOTIFIER_LOGIN_LIMIT_ACCOUNT", DEFAULT_LOGIN_LIMIT_ACCOUNT),
+        ("NOTIFIER_LOGIN_LIMIT_ADDRESS", DEFAULT_LOGIN_LIMIT_ADDRESS),
+    ):
+        value = os.environ.get(name, default).strip()
+        if value:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ConfigError(f"{name} must be limits like '5/minute;20/hour', got {value!r}") from None
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
+def throttle_storage_url() -> str | None:
+    """Where login counts are kept: Redis when REFLEX_REDIS_URL is set (shared by every
+    worker), else in the process."""
+    url = os.environ.get("REFLEX_REDIS_URL", "").strip()
+    if url:
+        return url
+    try:
+        from reflex.config import get_config
+
+        return get_config().redis_url or None
+    except Exception:  # noqa: BLE001 (no rxconfig: a script or a unit test)
+        return None
+
+
+def trusted_proxies() -> tuple:
+    """NOTIFIER_TRUSTED_PROXIES: comma-separated addresses or networks (CIDR) of proxies
+    whose X-Forwarded-For is believed; none by default (the peer is the client)."""
+    import ipaddress
+
+    networks = []
+    for part in os.environ.get("NOTIFIER_TRUSTED_PROXIES", "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(f"NOTIFIER_TRUSTED_PROXIES: {part.strip()!r} is no address or network") from None
+    return tuple(networks)
+
+
 def admin_emails() -> frozenset[str]:
     """NOTIFIER_ADMIN_EMAILS: comma-separated emails that are admins from signup on."""
     raw = os.environ.get("NOTIFIER_ADMIN_EMAILS", "")

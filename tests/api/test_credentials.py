@@ -70,6 +70,8 @@ WORKERS, QUEUE = 1, 2
 def slow_server(tmp_path_factory):
     """One hash at a time, two waiting, each hash ~0.3-0.5 s: easy to fill."""
     env = {"NOTIFIER_HASH_WORKERS": str(WORKERS), "NOTIFIER_HASH_QUEUE": str(QUEUE), "NOTIFIER_ARGON2_TIME_COST": "25"}
+    # No login throttle here: these storms test the pool (tests/api/test_throttle.py tests the throttle).
+    env.update(NOTIFIER_LOGIN_LIMIT_PAIR="", NOTIFIER_LOGIN_LIMIT_ACCOUNT="", NOTIFIER_LOGIN_LIMIT_ADDRESS="")
     db_url = fresh_database_url(tmp_path_factory.mktemp("hash-db"))
     with AppServer(db_url=db_url, name="hashing", env=env) as server:
         yield server

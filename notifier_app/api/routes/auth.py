@@ -1,7 +1,9 @@
 """Sign up, log in, log out: JSON for programs, form posts (303 redirects) for the browser UI.
 
 Passwords are hashed in a bounded pool (auth/hashing.py): when it is full, the JSON
-endpoints answer 503 + Retry-After and the forms redirect back with `error=busy`.
+endpoints answer 503 + Retry-After and the forms redirect back with `error=busy`. Logins
+are throttled per account and client address (auth/throttle.py): 429 + Retry-After, and
+the login form goes back with `error=throttled`.
 
 The browser session is the JWT in an HttpOnly cookie, so only the server can set or clear
 it: the UI's login and signup forms post here natively and are redirected back.
@@ -15,9 +17,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
+from notifier_app.api.clients import client_address
 from notifier_app.api.deps import CurrentUser, allowed_origins, origin_allowed
 from notifier_app.auth import credentials, hashing
 from notifier_app.auth.security import COOKIE_NAME, create_token
+from notifier_app.auth.throttle import Throttled
 from notifier_app.blog import services
 from notifier_app.blog.schemas import LoginIn, SignupIn, UserPublic
 from notifier_app.config import settings
@@ -66,12 +70,21 @@ async def signup(data: SignupIn) -> JSONResponse:
     return _session(user, 201)
 
 
-@router.post("/api/auth/login", response_model=None, responses={401: {}, 503: {}})
-async def login(data: LoginIn) -> JSONResponse:
+def throttled(exc: Throttled) -> JSONResponse:
+    """Too many login attempts (auth/throttle.py): nothing was checked."""
+    whose = {"pair": "for this account from your address", "account": "for this account", "address": "from your address"}
+    detail = f"Too many login attempts {whose.get(exc.why, '')}; retry in {exc.retry_after} s"
+    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+@router.post("/api/auth/login", response_model=None, responses={401: {}, 429: {}, 503: {}})
+async def login(data: LoginIn, request: Request) -> JSONResponse:
     try:
-        user = await credentials.login(data)
+        user = await credentials.login(data, client_address(request.scope))
     except services.BadCredentials:
         return JSONResponse({"detail": "Invalid email or password"}, status_code=401)
+    except Throttled as exc:
+        return throttled(exc)
     except hashing.Busy as exc:
         return busy(exc)
     return _session(user, 200)
@@ -137,9 +150,11 @@ async def login_form(request: Request) -> RedirectResponse:
     form = await _form(request)
     email = form.get("email", "")
     try:
-        user = await credentials.login(LoginIn(email=email, password=form.get("password", "")))
+        user = await credentials.login(LoginIn(email=email, password=form.get("password", "")), client_address(request.scope))
     except (ValidationError, services.BadCredentials):
         return _back(request, "/login", error="credentials", email=email[:320])
+    except Throttled:
+        return _back(request, "/login", error="throttled", email=email[:320])
     except hashing.Busy:
         return _back(request, "/login", error="busy", email=email[:320])
     response = _back(request, _safe_next(form.get("next")))
