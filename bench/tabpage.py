@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import os
 import re
 import shutil
@@ -282,3 +283,29 @@ def page_boot(site: Path) -> dict:
             return {"event": event.group(1), "hashes": re.findall(r"[0-9a-f]{16}", hashes.group(1)),
                     "schema": schema.group(1)}
     raise RuntimeError(f"no initialStateHashes/stateSchema/hydrate_and_load in {site}/assets/*.js")
+
+
+_BOOT_PROBE = """
+import asyncio, json
+from reflex.state import _resolve_delta, state_snapshot_hashes
+from reflex.utils import prerequisites
+state = prerequisites.get_and_validate_app().app._state
+snapshot = asyncio.run(_resolve_delta(state(_reflex_internal_init=True).dict(initial=True)))
+print(json.dumps({"event": state.get_name() + ".hydrate_and_load", "hashes": state_snapshot_hashes(snapshot),
+                  "schema": state._to_frontend_schema()}))
+"""
+
+
+def app_boot(project: Path = PROJECT_DIR, timeout: float = 120) -> dict:
+    """The same three values as `page_boot`, computed from the app's state classes the way
+    Reflex's compiler does (in a child process, in `project`): no frontend build needed."""
+    env = dict(os.environ)
+    env.pop("REFLEX_REDIS_URL", None)
+    env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", REFLEX_USE_NPM="1",
+               REFLEX_TELEMETRY_ENABLED="false", REFLEX_ENV_MODE="prod", NOTIFIER_JWT_SECRET=TEST_SECRET,
+               REFLEX_DB_URL="sqlite:///:memory:")
+    done = subprocess.run([str(VENV_BIN / "python"), "-c", _BOOT_PROBE], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"computing the page's boot values failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -455,12 +455,18 @@ def run_tabs(sizes: list[int], *, params: Params | None = None, browser: bool = 
              say=print) -> dict[str, Any]:
     """Every size in turn (a fresh server each); no size starts after `budget_s`, and each
     is cut to what is left of `total_s`. Returns the results document."""
-    from bench.tabpage import exported_site, page_boot
+    from bench.tabpage import app_boot, exported_site, page_boot
 
     started = time.monotonic()
     p = params or Params()
-    site_root = exported_site(project or PROJECT_ROOT, say=say)
-    boot = page_boot(site_root)
+    boot = app_boot(project or PROJECT_ROOT)  # what the compiled page sends, from the state classes
+    site_root = None
+    if browser:  # the exported page's own values must be the same
+        site_root = exported_site(project or PROJECT_ROOT, say=say)
+        exported = page_boot(site_root)
+        if exported != boot:
+            say(f"the exported page's boot values differ from the app's: using the page's ({exported})")
+        boot = {**exported, "equal_to_app_computed": exported == boot}
     runs, skipped = [], []
     with TabClient(cpu=CLIENT_CPU) as client:
         for i, size in enumerate(sizes):
@@ -471,7 +477,7 @@ def run_tabs(sizes: list[int], *, params: Params | None = None, browser: bool = 
                 continue
             deadline = started + total_s
             say(f"N={size:,} tabs{' (Redis, 2 workers)' if redis else ''}")
-            run = Run(size, p, boot=boot, site_root=site_root if (browser and i == 0) else None, redis=redis,
+            run = Run(size, p, boot=boot, site_root=site_root if i == 0 else None, redis=redis,
                       project=project, say=say, deadline=deadline)
             t0 = time.monotonic()
             try:
