@@ -130,3 +130,21 @@ def test_a_form_login_while_the_pool_is_full_goes_back_with_error_busy(slow_serv
     url = urlsplit(r.headers["location"])
     assert url.path == "/login" and parse_qs(url.query)["error"] == ["busy"]
     assert "access_token" not in r.headers.get("set-cookie", "")
+
+
+def test_a_form_signup_while_the_pool_is_full_goes_back_with_error_busy(slow_server):
+    base = slow_server.url
+    victim = signup(base, "form-signup-victim")
+    hold = [threading.Thread(target=login, args=(base, victim.email, f"wrong-{i}")) for i in range(WORKERS + QUEUE + 2)]
+    for thread in hold:
+        thread.start()
+    time.sleep(0.15)
+    email = f"busy.{time.monotonic_ns()}@example.com"
+    r = httpx.post(f"{base}/auth/signup", data={"email": email, "nickname": "busy", "password": PASSWORD}, follow_redirects=False, timeout=30)
+    for thread in hold:
+        thread.join()
+    assert r.status_code == 303, r.text[:300]
+    url = urlsplit(r.headers["location"])
+    assert url.path == "/signup" and parse_qs(url.query)["error"] == ["busy"]
+    assert "access_token" not in r.headers.get("set-cookie", "")
+    assert stored_hash(slow_server.db_url, email) is None

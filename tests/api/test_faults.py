@@ -12,6 +12,8 @@ The module's autouse fixture also fails it if the server logged a traceback.
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -191,3 +193,84 @@ def test_a_locked_database_is_a_quick_503_and_nothing_is_written(base_url, api_s
     # The lock released, the same writes go through.
     assert call(base_url, writer.token, "POST", "/api/posts", {"title": "after", "body": "b"}).status_code == 201
     assert call(base_url, writer.token, "POST", f"/api/posts/{post_id}/comments", {"content": "after"}).status_code == 201
+
+
+# -- an unreachable database ---------------------------------------------------------
+
+
+class Cuttable:
+    """A TCP relay to the database that the test can cut, as a network failure would."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list = []
+        self.open = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.open:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                b.close()
+
+    def cut(self) -> None:
+        self.open = False
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+        self.listener.close()
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="a server database that can go away: PostgreSQL")
+def test_an_unreachable_database_is_a_quick_503():
+    """The database goes away under a running server: 503 + Retry-After + JSON, at once
+    (a refused connection) or within the connect timeout, and no traceback."""
+    from sqlalchemy.engine import make_url
+
+    from tests.api.helpers import assert_no_traceback
+    from tests.support.server import AppServer, fresh_database_url
+
+    url = make_url(fresh_database_url())
+    relay = Cuttable(url.host or "127.0.0.1", url.port or 5432)
+    with AppServer(db_url=url.set(port=relay.port).render_as_string(hide_password=False), name="unreachable") as server:
+        base = server.url
+        user = signup(base, "unreachable")
+        post = create_post(base, user)
+        relay.cut()
+        requests = {
+            "posts": ("GET", "/api/posts", None),
+            "post": ("POST", "/api/posts", {"title": "t", "body": "b"}),
+            "comment": ("POST", f"/api/posts/{post['id']}/comments", {"content": "c"}),
+            "signup": ("POST", "/api/auth/signup", {"email": "gone@example.com", "nickname": "g", "password": "password-123"}),
+        }
+        for name, (method, path, body) in requests.items():
+            start = time.monotonic()
+            r = call(base, user.token, method, path, body)
+            elapsed = time.monotonic() - start
+            assert_json_error(r, 503)
+            assert int(r.headers["retry-after"]) > 0, name
+            assert elapsed < 5.0, f"{name} took {elapsed:.1f}s"
+        assert_no_traceback(server)
