@@ -17,12 +17,15 @@ and serves those two itself:
   comment written by the same service. A request it cannot serve with a 201 — bad input,
   no or a refused token, no such post — goes through the stacks with its body replayed,
   so every error is answered by the one code that always answered it.
-Every other request goes through the stacks with its body capped (NOTIFIER_MAX_BODY_BYTES,
-api/bodies.py): a declared length above the cap is a 413 at once, a chunked body is
-counted as the stacks read it. What the stacks did for these responses is done here: CORS (Starlette's middleware,
-configured as Reflex configures its own) and the fault answers (api/faults.py: 503 for a
-locked or unreachable database, 401 for a deleted caller, a JSON 500 for the unexpected). The FastAPI routes stay, for the OpenAPI schema, for the
-errors, and for a server without this layer (an ASGI test client).
+A login or signup (JSON) while the password-hashing pool is full is answered 503 here,
+its body unread (auth/hashing.py). Every other request goes through the stacks with its
+body capped (NOTIFIER_MAX_BODY_BYTES, api/bodies.py): a declared length above the cap is
+a 413 at once, a chunked body is counted as the stacks read it. What the stacks did for
+these responses is done here: CORS (Starlette's middleware, configured as Reflex
+configures its own) and the fault answers (api/faults.py: 503 for a locked or unreachable
+database, 401 for a deleted caller, a JSON 500 for the unexpected). The FastAPI routes
+stay, for the OpenAPI schema, for the errors, and for a server without this layer (an
+ASGI test client).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from notifier_app.api.app import http_error
 from notifier_app.api.bodies import capped, declared_length, too_large
 from notifier_app.api.faults import fault_response
 from notifier_app.api.deps import authenticate
-from notifier_app.api.routes import streams
+from notifier_app.api.routes import auth, streams
+from notifier_app.auth import hashing
 from notifier_app.blog import services
 from notifier_app.blog.schemas import CommentIn
 from notifier_app.config import max_body_bytes
@@ -87,9 +91,13 @@ class HotPaths:
             elif length > self.max_body:
                 await self._send(scope, receive, send, too_large(self.max_body))  # never read
                 return
-            if method == "POST" and (post_id := _comment_post_id(scope)):
-                await self._comment(scope, receive, send, post_id)
-                return
+            if method == "POST":
+                if post_id := _comment_post_id(scope):
+                    await self._comment(scope, receive, send, post_id)
+                    return
+                if scope["path"] in CREDENTIAL_PATHS and (refusal := _hashing_refusal()) is not None:
+                    await self._send(scope, receive, send, refusal)  # the body is never read
+                    return
         await self.app(scope, receive, send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint) -> None:
@@ -135,6 +143,20 @@ class HotPaths:
 
 async def _send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
     await scope.pop(_RESPONSE)(scope, receive, send)
+
+
+# The JSON endpoints that hash a password: while the hashing pool is full, a storm of
+# them is refused here, before the body is read or the stacks run (about a tenth of the
+# event loop's time per refusal); the endpoints would refuse them the same way.
+CREDENTIAL_PATHS = frozenset({"/api/auth/login", "/api/auth/signup"})
+
+
+def _hashing_refusal() -> Response | None:
+    try:
+        hashing.pool().check()
+    except hashing.Busy as exc:
+        return auth.busy(exc)
+    return None
 
 
 def _comment_post_id(scope: Scope) -> int | None:

@@ -115,3 +115,43 @@ def test_bodies_past_the_cap_are_refused_unread_or_while_read():
     assert seen == ["read", "read"]
     run(call(None, [b"x" * 6, b"x" * 6, b"x" * 6]))
     assert seen == ["read", "read", 413]
+
+
+def test_logins_and_signups_are_refused_unread_while_the_hashing_pool_is_full(monkeypatch):
+    import threading
+
+    from notifier_app.auth import hashing
+
+    full = hashing.HashingPool(workers=1, queue=0)
+    release = threading.Event()
+    full.submit(release.wait, 5)
+    monkeypatch.setattr(hashing, "_pool", full)
+    seen: list[str] = []
+    sent: list[dict] = []
+
+    async def stacks(scope, receive, send):
+        seen.append(scope["path"])
+
+    routes = HotPaths(stacks, {}, cors_origins=[])
+
+    async def call(path: str) -> None:
+        scope = {"type": "http", "method": "POST", "path": path, "query_string": b"",
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]}
+
+        async def receive():
+            raise AssertionError("the body was read")
+
+        async def send(message):
+            sent.append(message)
+
+        await routes(scope, receive, send)
+
+    try:
+        run(call("/api/auth/login"))
+        run(call("/api/auth/signup"))
+        assert seen == [] and [m["status"] for m in sent if m["type"] == "http.response.start"] == [503, 503]
+        assert any(name == b"retry-after" for name, _ in sent[0]["headers"])
+        run(call("/auth/login"))  # a form: its own answer (a redirect back), from the stacks
+        assert seen == ["/auth/login"]
+    finally:
+        release.set()
