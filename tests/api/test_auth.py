@@ -342,3 +342,27 @@ def test_form_logout_clears_cookie_and_redirects_to_login(base_url, member):
     assert location(r).path == "/login"
     morsel = session_cookie(r)
     assert morsel is not None and morsel.value == ""
+
+
+# -- issue 21: responses with a session are not cached; logout checks the Origin ------
+
+
+def test_responses_carrying_a_session_are_not_stored(base_url):
+    account = signup(base_url, "no-store")
+    answers = {
+        "signup": httpx.post(f"{base_url}/api/auth/signup", json={"email": unique_email("ns"), "nickname": "n", "password": PASSWORD}),
+        "login": httpx.post(f"{base_url}/api/auth/login", json={"email": account.email, "password": PASSWORD}),
+        "form-login": form_post(base_url, "/auth/login", {"email": account.email, "password": PASSWORD}),
+        "logout": httpx.post(f"{base_url}/api/auth/logout", headers=cookie(account.token)),
+    }
+    for name, r in answers.items():
+        assert r.status_code in (200, 201, 204, 303), (name, r.status_code)
+        assert r.headers.get("cache-control") == "no-store", (name, r.headers)
+
+
+def test_api_logout_from_another_site_is_refused_and_keeps_the_cookie(base_url, member):
+    r = httpx.post(f"{base_url}/api/auth/logout", headers={**cookie(member.token), "Origin": "http://evil.example"})
+    assert_json_error(r, 403)
+    assert session_cookie(r) is None
+    ok = httpx.post(f"{base_url}/api/auth/logout", headers={**cookie(member.token), "Origin": base_url})
+    assert ok.status_code == 204 and session_cookie(ok).value == ""

@@ -40,10 +40,13 @@ def set_session_cookie(response: Response, token: str) -> None:
         secure=settings().cookie_secure,
         path="/",
     )
+    # A response carrying a session is never stored by a browser or a proxy cache.
+    response.headers["Cache-Control"] = "no-store"
 
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=settings().cookie_secure)
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _session(user: UserPublic, status: int) -> JSONResponse:
@@ -90,8 +93,12 @@ async def login(data: LoginIn, request: Request) -> JSONResponse:
     return _session(user, 200)
 
 
-@router.post("/api/auth/logout", status_code=204)
-def logout() -> Response:
+@router.post("/api/auth/logout", status_code=204, responses={403: {}})
+def logout(request: Request) -> Response:
+    # The same Origin check as every cookie-borne write (api/deps.py): another site must
+    # not log our users out.
+    if request.cookies.get(COOKIE_NAME) and not origin_allowed(request):
+        return JSONResponse({"detail": "Cross-origin request refused"}, status_code=403)
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response
