@@ -6,6 +6,8 @@ signups) while it measures:
 - `/ping` latency, one request every 20 ms from a separate connection and process
   (p50/p99/max);
 - the server's RSS: the sum over its process tree, sampled every 20 ms (peak, and after);
+- a reader's toasts: a post every 250 ms by another user, from its request to the
+  reader's `post.created` on /notifications/stream (p50/p99/max; none may be missing);
 - the logins' own answers (statuses, latency p50/p99/max).
 
     .venv/bin/python scripts/credential_storm.py --logins 100
@@ -97,6 +99,56 @@ class Sampler(threading.Thread):
             self.stop.wait(self.every)
 
 
+class Toasts(threading.Thread):
+    """A reader's notification stream, and a poster writing a post every `every` seconds:
+    how long from the post's request to the reader's `post.created` (a toast)."""
+
+    def __init__(self, base_url: str, reader_token: str, poster_token: str, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.every = base_url, every
+        self.reader = {"Authorization": f"Bearer {reader_token}"}
+        self.poster = {"Authorization": f"Bearer {poster_token}"}
+        self.sent: dict[str, float] = {}  # href -> when its post was requested
+        self.arrived: dict[str, float] = {}
+        self.connected = threading.Event()
+        self.stop = threading.Event()
+        self.posting = threading.Event()
+
+    def run(self) -> None:
+        threading.Thread(target=self._post, daemon=True).start()
+        with httpx.Client(timeout=httpx.Timeout(10, read=None)) as client:
+            with client.stream("GET", self.base_url + "/notifications/stream", headers=self.reader) as r:
+                self.connected.set()
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        try:
+                            href = json.loads(line[5:]).get("href", "")
+                        except ValueError:
+                            continue
+                        self.arrived.setdefault(href, time.perf_counter())
+                    if self.stop.is_set():
+                        return
+
+    def _post(self) -> None:
+        with httpx.Client(timeout=60) as client:
+            n = 0
+            while not self.stop.is_set():
+                if self.posting.is_set():
+                    start = time.perf_counter()
+                    r = client.post(self.base_url + "/api/posts", json={"title": f"t{n}", "body": "b"}, headers=self.poster)
+                    if r.status_code == 201:
+                        self.sent[f"/posts/{r.json()['id']}"] = start
+                    n += 1
+                self.stop.wait(self.every)
+
+    def latencies(self, since: float) -> list[float]:
+        return [
+            (self.arrived[href] - sent) * 1000
+            for href, sent in self.sent.items()
+            if sent >= since and href in self.arrived
+        ] + [float("inf") for href, sent in self.sent.items() if sent >= since and href not in self.arrived]
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -158,20 +210,35 @@ def main() -> None:
         assert r.status_code == 201, r.text
         for _ in range(20):  # warm: the first requests import and compile
             httpx.get(base + "/ping")
+        tokens = []
+        for name in ("reader", "poster"):
+            body = {"email": f"{name}.{time.monotonic_ns()}@example.com", "nickname": name, "password": "password-123"}
+            tokens.append(httpx.post(f"{base}/api/auth/signup", json=body, timeout=60).json()["token"])
+        toasts = Toasts(base, *tokens)
+        toasts.start()
+        toasts.connected.wait(10)
         sampler = Sampler(base, server.process.pid)
         sampler.start()
+        toasts.posting.set()
+        idle_since = time.perf_counter()
         time.sleep(2.0)
         idle_pings, idle_rss = list(sampler.pings), max(sampler.rss)
         mark = len(sampler.pings)
         mark_rss = len(sampler.rss)
+        storm_since = time.perf_counter()
+        idle_toasts = [ms for ms in toasts.latencies(idle_since) if ms != float("inf")]
         # The storm in a process of its own: its client work must not delay the pinger's
         # requests in this one (the GIL), or the client is measured and not the server.
         with multiprocessing.get_context("spawn").Pool(1) as client:
             result = client.apply(run_storm, (base, email, args.logins, args.signups))
         time.sleep(1.0)
         storm_pings, storm_rss = sampler.pings[mark:], sampler.rss[mark_rss:]
+        toasts.posting.clear()
+        time.sleep(1.0)  # the last posts' toasts arrive (or are counted missing)
+        storm_toasts = toasts.latencies(storm_since)
         sampler.stop.set()
         sampler.join()
+        toasts.stop.set()
         after_rss = tree_rss(server.process.pid)
         start = time.perf_counter()
         ok = httpx.post(f"{base}/api/auth/login", json={"email": email, "password": "victim-password-1"}, timeout=60)
@@ -189,6 +256,9 @@ def main() -> None:
             ping_idle_ms=summary(idle_pings),
             ping_during_ms=summary(storm_pings),
             ping_errors=sampler.ping_errors,
+            toast_idle_ms=summary(idle_toasts[: len(idle_toasts)]),
+            toast_during_ms=summary([ms for ms in storm_toasts if ms != float("inf")]),
+            toasts_missing=sum(ms == float("inf") for ms in storm_toasts),
             rss_idle_mb=round(idle_rss / 2**20, 1),
             rss_peak_mb=round(max(storm_rss) / 2**20, 1),
             rss_after_mb=round(after_rss / 2**20, 1),
