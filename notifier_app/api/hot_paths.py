@@ -18,7 +18,8 @@ and serves those two itself:
   no or a refused token, no such post — goes through the stacks with its body replayed,
   so every error is answered by the one code that always answered it.
 A login or signup (JSON) while the password-hashing pool is full is answered 503 here,
-its body unread (auth/hashing.py). Every other request goes through the stacks with its
+its body unread (auth/hashing.py); a login whose account and address must wait, 429
+(auth/throttle.py). Every other request goes through the stacks with its
 body capped (NOTIFIER_MAX_BODY_BYTES, api/bodies.py): a declared length above the cap is
 a 413 at once, a chunked body is counted as the stacks read it. What the stacks did for
 these responses is done here: CORS (Starlette's middleware, configured as Reflex
@@ -46,7 +47,9 @@ from notifier_app.api.bodies import capped, declared_length, too_large
 from notifier_app.api.faults import fault_response
 from notifier_app.api.deps import authenticate
 from notifier_app.api.routes import auth, streams
+from notifier_app.api.clients import client_address
 from notifier_app.auth import hashing
+from notifier_app.auth.throttle import Throttled, login_throttle
 from notifier_app.blog import services
 from notifier_app.blog.schemas import CommentIn
 from notifier_app.config import max_body_bytes
@@ -95,10 +98,32 @@ class HotPaths:
                 if post_id := _comment_post_id(scope):
                     await self._comment(scope, receive, send, post_id)
                     return
-                if scope["path"] in CREDENTIAL_PATHS and (refusal := _hashing_refusal()) is not None:
-                    await self._send(scope, receive, send, refusal)  # the body is never read
-                    return
+                if scope["path"] in CREDENTIAL_PATHS:
+                    if (refusal := _hashing_refusal()) is not None:
+                        await self._send(scope, receive, send, refusal)  # the body is never read
+                        return
+                    if scope["path"] == LOGIN_PATH and length is not None and length <= MAX_LOGIN_BODY:
+                        await self._login(scope, receive, send)
+                        return
         await self.app(scope, receive, send)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A login whose (account, address) must wait is answered 429 here; any other goes
+        through the stacks with its body replayed (where the attempt is counted)."""
+        body = await _read_body(receive, MAX_LOGIN_BODY)
+        if body is None:
+            return
+        replayed = _replay(body, receive)
+        try:
+            email = json.loads(body).get("email")
+            if isinstance(email, str) and 0 < len(email) <= 320:
+                await login_throttle().check(services.normalize_email(email), client_address(scope))
+        except Throttled as exc:
+            await self._send(scope, receive, send, auth.throttled(exc))
+            return
+        except Exception:  # noqa: BLE001 (not JSON, not an object: the stacks answer it)
+            pass
+        await self.app(scope, replayed, send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint) -> None:
         request = Request(scope, receive)
@@ -149,6 +174,10 @@ async def _send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
 # them is refused here, before the body is read or the stacks run (about a tenth of the
 # event loop's time per refusal); the endpoints would refuse them the same way.
 CREDENTIAL_PATHS = frozenset({"/api/auth/login", "/api/auth/signup"})
+# A login, likewise, while its (account, address) is throttled (auth/throttle.py): its
+# small body is read and checked here, and a 429 sent without the stacks.
+LOGIN_PATH = "/api/auth/login"
+MAX_LOGIN_BODY = 4 * 1024
 
 
 def _hashing_refusal() -> Response | None:

@@ -106,6 +106,23 @@ class LoginThrottle:
         except Exception as exc:  # noqa: BLE001 (the store failed: let the attempt through)
             log.warning("login throttle unavailable, attempt let through: %s", exc)
 
+    async def check(self, account: str, address: str) -> None:
+        """Raise Throttled if an attempt now would be refused; counts nothing (the hot
+        paths refuse a storm of throttled logins with it before the framework runs)."""
+        try:
+            storage, limiter = self._store()
+            checks = [("address", item, ("address", address)) for item in self.address]
+            checks += [("pair", item, ("pair", account, address)) for item in self.pair]
+            if self.account and not await storage.get(self._known_key(account, address)):
+                checks += [("account", item, ("account", account)) for item in self.account]
+            for why, item, key in checks:
+                if not await limiter.test(item, *key):
+                    raise Throttled(why, await self._retry_after(limiter, item, *key))
+        except Throttled:
+            raise
+        except Exception:  # noqa: BLE001 (the attempt itself will say)
+            return
+
     async def failed(self, account: str, address: str) -> None:
         try:
             _storage, limiter = self._store()

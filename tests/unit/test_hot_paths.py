@@ -155,3 +155,47 @@ def test_logins_and_signups_are_refused_unread_while_the_hashing_pool_is_full(mo
         assert seen == ["/auth/login"]
     finally:
         release.set()
+
+
+def test_a_throttled_login_is_refused_without_the_stacks_and_others_go_through(monkeypatch):
+    import json
+
+    from notifier_app.auth import throttle
+
+    limited = throttle.LoginThrottle(pair=throttle.parse_limits("1/minute"), account=[], address=[])
+    monkeypatch.setattr(throttle, "_throttle", limited)
+    monkeypatch.setattr("notifier_app.api.hot_paths.login_throttle", lambda: limited)
+    seen: list[bytes] = []
+    statuses: list[int] = []
+
+    async def stacks(scope, receive, send):
+        seen.append((await receive())["body"])  # the body, replayed
+
+    routes = HotPaths(stacks, {}, cors_origins=[])
+
+    async def call(email: str) -> None:
+        body = json.dumps({"email": email, "password": "x"}).encode()
+        scope = {"type": "http", "method": "POST", "path": "/api/auth/login", "query_string": b"", "client": ("1.2.3.4", 5),
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+        sent = False
+
+        async def receive():
+            nonlocal sent
+            assert not sent
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await limited.attempt(email.lower(), "1.2.3.4") if email.lower().startswith("count") else None
+        await routes(scope, receive, send)
+
+    async def scenario():
+        await call("Counted@example.com")  # its one attempt is used up: refused here
+        await call("fresh@example.com")  # not throttled: to the stacks, body intact
+
+    run(scenario())
+    assert statuses == [429]
+    assert seen == [json.dumps({"email": "fresh@example.com", "password": "x"}).encode()]
