@@ -76,8 +76,8 @@ def max_body_bytes() -> int:
 
 
 # Password hashing (auth/security.py, auth/hashing.py). argon2id at OWASP's m=19 MiB,
-# t=2, p=1 profile: 33 ms per hash on this 2-core machine (argon2-cffi's default, 64 MiB x
-# t=3 x 4 lanes, took 238 ms and 64 MiB each, and ran up to 40 at once: 2.4 GB).
+# t=2, p=1 profile: 33 ms per hash on this 2-core machine (argon2-cffi's default, 64 MiB,
+# t=3, p=4, took 238 ms and 64 MiB each, and ran up to 40 at once: 2.4 GB).
 DEFAULT_ARGON2_MEMORY_KIB = 19 * 1024
 DEFAULT_ARGON2_TIME_COST = 2
 

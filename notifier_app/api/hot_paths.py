@@ -44,10 +44,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier_app.api.app import http_error
 from notifier_app.api.bodies import capped, declared_length, too_large
-from notifier_app.api.faults import fault_response
-from notifier_app.api.deps import authenticate
-from notifier_app.api.routes import auth, streams
 from notifier_app.api.clients import client_address
+from notifier_app.api.deps import authenticate
+from notifier_app.api.faults import fault_response
+from notifier_app.api.routes import auth, streams
 from notifier_app.auth import hashing
 from notifier_app.auth.throttle import Throttled, login_throttle
 from notifier_app.blog import services
@@ -171,8 +171,8 @@ async def _send_prepared(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 # The JSON endpoints that hash a password: while the hashing pool is full, a storm of
-# them is refused here, before the body is read or the stacks run (about a tenth of the
-# event loop's time per refusal); the endpoints would refuse them the same way.
+# them is refused here, before the body is read or the stacks run; the endpoints would
+# refuse them the same way.
 CREDENTIAL_PATHS = frozenset({"/api/auth/login", "/api/auth/signup"})
 # A login, likewise, while its (account, address) is throttled (auth/throttle.py): its
 # small body is read and checked here, and a 429 sent without the stacks.

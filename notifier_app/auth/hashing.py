@@ -2,8 +2,8 @@
 
 A hash is CPU and memory by design (argon2: auth/security.py). Run in the request thread
 pool (40 threads), 100 concurrent wrong-password logins ran up to 40 hashes at once on
-this 2-core machine: `/ping` waited 7-12 s and the worker's RSS went from ~190 MB to
-2.4 GB (argon2-cffi's default 64 MiB x 4 lanes per hash; issue 21, scripts/
+this 2-core machine: `/ping` waited 7-12 s and the server's RSS went from ~190 MB to
+2.4 GB (argon2-cffi's default: 64 MiB, t=3, p=4 per hash; issue 21, scripts/
 credential_storm.py). Here:
 - at most NOTIFIER_HASH_WORKERS hashes run at once (default: one per core), in threads of
   their own: argon2 releases the GIL, so the event loop keeps its turn;
