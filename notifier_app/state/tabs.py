@@ -52,7 +52,7 @@ REQUIRED_FIELDS = ("type", "title", "message")
 CLEAN, BULK, URGENT = 0, 1, 2
 # Tabs sent to per turn of the event loop during a broadcast: between turns, requests and
 # events for a few tabs (a comment's toast) go first.
-CHUNK = 32
+CHUNK = 8
 # A toast may stay up to this much longer than NOTIFIER_TOAST_SECONDS, so that toasts
 # falling due close together go in one sweep (a broadcast's all fall due together, give
 # or take the time its pass took), or with the next delta the tab gets anyway.
