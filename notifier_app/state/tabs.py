@@ -8,14 +8,13 @@ new values as a Reflex delta on the tab's own websocket.
 
 Why not each tab for itself, under its state lock: a broadcast then woke one task per
 tab, took each tab's lock, rebuilt its delta through Reflex's machinery and recounted its
-unread notifications in the database before the first toast went out (5,000 tabs: the
-last toast after 10 s). Here:
+unread notifications in the database before the first toast went out. Here:
 - a user's tabs share one registry subscription whose sink takes each notification at
   publish time; a broadcast is one pass over the users, not a task per tab;
 - the unread count is kept per user, +1 per notification delivered (each is unread when
   it is born), and read from the database only when a user's first tab opens and when
   someone marks notifications read (`Notifier.reads_changed`, heard on every worker);
-- each toast is encoded once per event, and a tab's delta is those pieces joined;
+- each toast is encoded once per notification, and a tab's delta is those pieces joined;
 - the pass yields every `CHUNK` tabs and serves events for a few tabs first, so a
   comment's toast does not wait for a broadcast to reach every tab.
 
@@ -199,6 +198,7 @@ class TabHub:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._counts = BatchedReads(log.unread_counts, name="notifier-unread-counts")
+        self._made: tuple[Published, Toast, float] | None = None  # the last notification's toast
         self.sent = 0  # deltas sent (status)
 
     # -- wiring ----------------------------------------------------------------------
@@ -398,13 +398,17 @@ class TabHub:
         author = event.get("author")
         if isinstance(author, dict) and author.get("id") == str(user_id):
             return None, 0.0  # my own doing
+        made = self._made
+        if made is not None and made[0] is item:  # a broadcast: the same toast for everyone
+            return made[1], made[2]
         view = toast_view(event, item.seq)
         if view is None:
             return None, 0.0
-        # One Toast per event and user (its JSON encoded once per user, not per tab).
         deadline = asyncio.get_running_loop().time() + self._toast_seconds()
         self._schedule(deadline)
-        return Toast(view), deadline
+        toast = Toast(view)
+        self._made = (item, toast, deadline)
+        return toast, deadline
 
     async def _replay(self, tab: Tab, resume_from: int) -> None:
         """A resuming tab: what it missed, from the log, then what arrived meanwhile."""
