@@ -116,13 +116,24 @@ def test_a_full_pool_refuses_logins_and_signups_at_once_and_changes_nothing(slow
     assert login(base, victim.email, PASSWORD).status_code == 200
 
 
+def fill_pool(base: str, email: str) -> list[threading.Thread]:
+    """Start enough wrong logins to keep the pool full for seconds, and return once the
+    server says it is full (a login answered 503): the caller's next request meets a
+    full pool. The threads are the caller's to join."""
+    hold = [threading.Thread(target=login, args=(base, email, f"wrong-{i}")) for i in range(3 * (WORKERS + QUEUE))]
+    for thread in hold:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if login(base, email, "probe").status_code == 503:
+            return hold
+    raise AssertionError("the hashing pool never answered 503 within 10 s")
+
+
 def test_a_form_login_while_the_pool_is_full_goes_back_with_error_busy(slow_server):
     base = slow_server.url
     victim = signup(base, "form-victim")
-    hold = [threading.Thread(target=login, args=(base, victim.email, f"wrong-{i}")) for i in range(WORKERS + QUEUE + 2)]
-    for thread in hold:
-        thread.start()
-    time.sleep(0.15)
+    hold = fill_pool(base, victim.email)
     r = httpx.post(f"{base}/auth/login", data={"email": victim.email, "password": PASSWORD}, follow_redirects=False, timeout=30)
     for thread in hold:
         thread.join()
@@ -135,10 +146,7 @@ def test_a_form_login_while_the_pool_is_full_goes_back_with_error_busy(slow_serv
 def test_a_form_signup_while_the_pool_is_full_goes_back_with_error_busy(slow_server):
     base = slow_server.url
     victim = signup(base, "form-signup-victim")
-    hold = [threading.Thread(target=login, args=(base, victim.email, f"wrong-{i}")) for i in range(WORKERS + QUEUE + 2)]
-    for thread in hold:
-        thread.start()
-    time.sleep(0.15)
+    hold = fill_pool(base, victim.email)
     email = f"busy.{time.monotonic_ns()}@example.com"
     r = httpx.post(f"{base}/auth/signup", data={"email": email, "nickname": "busy", "password": PASSWORD}, follow_redirects=False, timeout=30)
     for thread in hold:
