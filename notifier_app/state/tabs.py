@@ -358,7 +358,11 @@ class TabHub:
         entry = self._channels.get(channel)
         if entry is not None:
             for counter in entry[1]:
-                added = counter.counts(item)
+                try:
+                    added = counter.counts(item)
+                except Exception:  # a page's rule must not stop the publish for everyone
+                    logger.exception("counting %s for a browser tab failed", counter.key)
+                    continue
                 if added:
                     counter.value += added
                     self._queue(counter, urgent=False)
