@@ -24,11 +24,9 @@ from notifier_app.auth.accounts import accounts
 from notifier_app.auth.security import InvalidToken, token_from_cookie_header, verify_token
 from notifier_app.config import settings
 from notifier_app.realtime import notifier, registry
-from notifier_app.state.tabs import MAX_TOASTS, TabHub, toast_view  # noqa: F401  (re-exported)
+from notifier_app.state.tabs import TabHub
 
 logger = logging.getLogger("notifier.browser")
-
-MAX_ITEMS = MAX_TOASTS
 
 CONNECTED = "connected"
 RECONNECTING = "reconnecting"
