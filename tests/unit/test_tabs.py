@@ -95,6 +95,20 @@ class Wire:
         return self.last[sid][STORE].get("unread_count_rx_state_")
 
 
+def hub_on_wire(monkeypatch, toast_seconds: float = 8.0, counts=None) -> tuple[SubscriberRegistry, TabHub, Wire]:
+    """A real registry and hub whose deltas go to a Wire; unread counts from `counts`
+    (user id -> count) instead of the database, none by default."""
+    registry = SubscriberRegistry()
+    hub = TabHub(registry, toast_seconds=lambda: toast_seconds)
+    wire = Wire(hub)
+
+    async def read_count(user_id):
+        return (counts or {}).get(user_id, 0)
+
+    monkeypatch.setattr(hub._counts, "get", read_count)
+    return registry, hub, wire
+
+
 def post(seq: int, author: int = 1, exclude: int | None = 1) -> Published:
     event = {"id": f"e{seq}", "type": "post.created", "title": "새 게시글", "message": f"post {seq}", "href": f"/posts/{seq}",
              "author": {"id": str(author), "nickname": "a"}}
@@ -108,15 +122,8 @@ async def settle() -> None:
 
 def test_a_broadcast_reaches_every_tab_of_every_user_through_one_subscription_per_user(monkeypatch):
     async def main():
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 8.0)
-        wire = Wire(hub)
         counts = {2: 5, 3: 0}
-
-        async def fake_counts(user_id):
-            return counts[user_id]
-
-        monkeypatch.setattr(hub._counts, "get", fake_counts)
+        registry, hub, wire = hub_on_wire(monkeypatch, counts=counts)
         tabs = [await hub.attach(f"t{i}", f"s{i}", 2 + i % 2, 2e9, None, 10) for i in range(4)]
         await settle()
         assert registry.total() == 2, "one subscription per user, not per tab"
@@ -149,10 +156,7 @@ def test_a_broadcast_reaches_every_tab_of_every_user_through_one_subscription_pe
 
 def test_a_tab_loading_its_next_page_keeps_its_toasts_and_an_old_load_cannot_detach_it(monkeypatch):
     async def main():
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 8.0)
-        wire = Wire(hub)
-        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        registry, hub, wire = hub_on_wire(monkeypatch)
         first = await hub.attach("tok", "sid", 2, 2e9, None, 10)
         registry.broadcast_users(post(11))
         await settle()
@@ -169,10 +173,7 @@ def test_a_tab_loading_its_next_page_keeps_its_toasts_and_an_old_load_cannot_det
 
 def test_toasts_expire_and_the_tab_is_told(monkeypatch):
     async def main():
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 0.05)
-        wire = Wire(hub)
-        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        registry, hub, wire = hub_on_wire(monkeypatch, toast_seconds=0.05)
         await hub.attach("tok", "sid", 2, 2e9, None, 10)
         registry.broadcast_users(post(11))
         await settle()
@@ -190,10 +191,7 @@ def test_a_session_ending_detaches_its_tab(monkeypatch):
     async def main():
         import time
 
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 8.0)
-        Wire(hub)
-        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        registry, hub, _wire = hub_on_wire(monkeypatch)
         tab = await hub.attach("tok", "sid", 2, time.time() + 0.05, None, 10)
         assert await asyncio.wait_for(tab.done, 2.0) == "expired"
         assert registry.total() == 0
@@ -203,10 +201,7 @@ def test_a_session_ending_detaches_its_tab(monkeypatch):
 
 def test_a_page_counter_goes_out_with_the_toast_in_one_delta_and_alone_for_anonymous_tabs(monkeypatch):
     async def main():
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 8.0)
-        wire = Wire(hub)
-        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        registry, hub, wire = hub_on_wire(monkeypatch)
         feed = ("entity", "feed:posts")
 
         def by_others(message):
@@ -240,10 +235,7 @@ def test_a_page_counter_goes_out_with_the_toast_in_one_delta_and_alone_for_anony
 
 def test_a_targeted_toast_overtakes_a_broadcast_even_for_a_tab_the_broadcast_queued(monkeypatch):
     async def main():
-        registry = SubscriberRegistry()
-        hub = TabHub(registry, toast_seconds=lambda: 8.0)
-        wire = Wire(hub)
-        monkeypatch.setattr(hub._counts, "get", lambda user_id: asyncio.sleep(0, 0))
+        registry, hub, wire = hub_on_wire(monkeypatch)
         for u in range(2, 202):
             await hub.attach(f"t{u}", f"s{u}", u, 2e9, None, 10)
         await settle()
