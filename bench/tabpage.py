@@ -27,8 +27,9 @@ import time
 import zipfile
 from functools import partial
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+from tests.support.static_site import _SiteHandler
 from tests.support.server import ARTIFACTS, PROJECT_DIR, TEST_SECRET, VENV_BIN, free_port
 
 PLACEHOLDER = "127.0.0.1:1"  # the backend "host:port" baked into the cached export
@@ -118,26 +119,10 @@ def exported_site(project: Path = PROJECT_DIR, say=print, timeout: float = 600) 
     return site
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Static host rules (file, file.html, dir/index.html, else 404.html) plus the URL swap."""
+class _Handler(_SiteHandler):
+    """The static host's rules (tests/support/static_site.py), plus the URL swap."""
 
     backend = PLACEHOLDER
-    types = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".json": "application/json",
-             ".html": "text/html", ".svg": "image/svg+xml"}
-
-    def _resolve(self) -> tuple[Path, int] | None:
-        root = Path(self.directory).resolve()
-        target = (root / unquote(urlsplit(self.path).path).lstrip("/")).resolve()
-        if root != target and root not in target.parents:
-            return None
-        candidates = [target, target / "index.html"]
-        if target != root:
-            candidates.insert(1, target.with_name(target.name + ".html"))
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate, 200
-        fallback = root / "404.html"
-        return (fallback, 404) if fallback.is_file() else None
 
     def send_head(self):
         import io
@@ -151,14 +136,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if path.suffix in (".js", ".mjs", ".html", ".json"):
             body = _PLACEHOLDER_RE.sub(self.backend.encode(), body)
         self.send_response(status)
-        self.send_header("Content-Type", self.types.get(path.suffix, self.guess_type(str(path))))
+        self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         return io.BytesIO(body)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
-        pass
 
 
 class Site:
